@@ -1,0 +1,112 @@
+"""Base class of every zoo model: built from a config dict, generates or translates uint8 images."""
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import torch
+from torch import nn
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    """Map model output in [-1, 1] to uint8 pixels in [0, 255]."""
+    return ((x.float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def from_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Map uint8 pixels (N, C, H, W) to floats in [-1, 1]."""
+    if images.dtype != torch.uint8:
+        raise TypeError(f"images must be uint8 (N, C, H, W), got dtype {images.dtype}")
+    return images.float() / 127.5 - 1
+
+
+class GenerativeModel(nn.Module):
+    """A zoo model. Subclasses set `noise_shape` and implement `decode` (synthesis) or `forward` (translation).
+
+    `config` is the model folder's config.json; `config["arch_kwargs"]` are the constructor's
+    architecture arguments, so the same dict rebuilds the module before its weights are loaded.
+    """
+
+    arch_name: str = ""
+    task: str = "synthesis"  # "synthesis" or "translation"
+    noise_shape: tuple[int, ...] = ()
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__()
+        self.config = config
+        self.channels: int = int(config["channels"])
+        self.resolution: int = int(config["resolution"])
+        self.num_classes: int = int(config.get("num_classes") or 0)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Images in [-1, 1], shape (N, C, H, W), from noise `z` (and class labels for conditional models)."""
+        raise TypeError(f"{type(self).__name__} is a translation model: use translate(images)")
+
+    def noise(self, n: int, seed: int | None, start: int = 0) -> torch.Tensor:
+        """Noise for samples start..start+n-1: sample i depends only on (seed, i), so batching never changes images."""
+        if seed is None:
+            return torch.randn(n, *self.noise_shape)
+        out = torch.empty(n, *self.noise_shape)
+        g = torch.Generator()
+        for k in range(n):
+            g.manual_seed((seed * 1_000_003 + start + k) % (2**63))
+            out[k] = torch.randn(self.noise_shape, generator=g)
+        return out
+
+    def check_labels(self, n: int, labels: int | Sequence[int] | torch.Tensor | None) -> torch.Tensor | None:
+        """Labels as a (n,) long tensor; balanced over classes when None for a conditional model."""
+        if self.num_classes == 0:
+            if labels is not None:
+                raise ValueError(f"{self.arch_name} model is unconditional: labels must be None")
+            return None
+        if labels is None:
+            return torch.arange(n) % self.num_classes
+        t = torch.as_tensor(labels, dtype=torch.long).reshape(-1)
+        if t.numel() == 1:
+            t = t.expand(n).clone()
+        if t.numel() != n:
+            raise ValueError(f"got {t.numel()} labels for n={n} images")
+        bad = t[(t < 0) | (t >= self.num_classes)]
+        if bad.numel():
+            raise ValueError(f"label {int(bad[0])} out of range: this model has classes 0..{self.num_classes - 1}")
+        return t
+
+    def iter_generate(
+        self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None, batch_size: int = 256
+    ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """Yield (uint8 images, labels) batches: the streaming form of `generate` for large n."""
+        if self.task != "synthesis":
+            raise TypeError(f"{self.arch_name} model translates images: use translate(images)")
+        if int(n) <= 0:
+            raise ValueError(f"n must be a positive number of images, got {n}")
+        if int(batch_size) <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        y_all = self.check_labels(n, labels)
+        with torch.inference_mode():
+            for start in range(0, n, batch_size):
+                m = min(batch_size, n - start)
+                z = self.noise(m, seed, start).to(self.device)
+                y = None if y_all is None else y_all[start : start + m].to(self.device)
+                yield to_uint8(self.decode(z, y)).cpu(), (None if y is None else y.cpu())
+
+    def generate(
+        self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None, batch_size: int = 256
+    ) -> torch.Tensor:
+        """`n` synthetic images as a uint8 tensor (N, C, H, W); the same seed gives the same images."""
+        return torch.cat([x for x, _ in self.iter_generate(n, labels, seed, batch_size)])
+
+    def translate(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
+        """Translate uint8 images (N, C, H, W) to the target domain, as uint8."""
+        if self.task != "translation":
+            raise TypeError(f"{self.arch_name} model generates images: use generate(n)")
+        if images.ndim != 4 or images.shape[1:] != (self.channels, self.resolution, self.resolution):
+            raise ValueError(
+                f"images must have shape (N, {self.channels}, {self.resolution}, {self.resolution}), got {tuple(images.shape)}"
+            )
+        x = from_uint8(images)
+        with torch.inference_mode():
+            outs = [to_uint8(self(x[i : i + batch_size].to(self.device))).cpu() for i in range(0, len(x), batch_size)]
+        return torch.cat(outs)
