@@ -1,0 +1,31 @@
+# Two commands on a fresh clone: `make demo` and `make test`. Both create .venv once and reuse it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.medzoo-installed
+export MEDZOO_DATA ?= $(abspath ../shared/data)
+
+.PHONY: setup demo test test-all bench docs clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q torch==2.14.1 torchvision==0.29.1
+	$(BIN)/python -m pip install -q -e ".[all]"
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/medzoo catalog build
+	$(BIN)/medzoo stats --by organ
+	$(BIN)/medzoo papers --organ chest --modality x-ray
+
+test: setup
+	$(BIN)/python -m pytest
+
+test-all: setup
+	$(BIN)/python -m pytest -m "slow or not slow"
+
+clean:
+	rm -rf site build *.egg-info .pytest_cache

@@ -1,0 +1,12 @@
+"""medzoo catalog: the literature on GAN-based medical image augmentation as a SQL database with a DataFrame API.
+
+Never imports torch, so queries and the `medzoo` catalog commands start fast.
+"""
+from catalog.builder import build
+from catalog.errors import CatalogError, RecordError, UnknownTermError
+from catalog.export import export
+from catalog.importers import import_file
+from catalog.query import papers, provenance, related, search, similar, stats
+
+__all__ = ["build", "papers", "stats", "search", "similar", "related", "provenance", "export", "import_file",
+           "CatalogError", "RecordError", "UnknownTermError"]

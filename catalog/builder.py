@@ -1,0 +1,125 @@
+"""Build the catalog database from the curated files: validate everything first, then swap the result in atomically."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from catalog import schema
+from catalog.db import engine_for, resolve_url, sqlite_path
+from catalog.records import Corpus, load_corpus
+from catalog.vocab import DATA_DIR
+
+FTS_SQLITE = (
+    "CREATE VIRTUAL TABLE paper_fts USING fts5(title, abstract, content='paper', content_rowid='id', "
+    "tokenize='porter unicode61')"
+)
+PG_TSVECTOR = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+
+
+def source_hash(data_dir: Path = DATA_DIR) -> str:
+    """sha256 over every curated file's path and bytes: tells whether a database is stale."""
+    h = hashlib.sha256()
+    for p in sorted(data_dir.rglob("*.yaml")):
+        h.update(str(p.relative_to(data_dir)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - numpy array
+    """Table name -> rows to insert, in foreign-key order."""
+    rows: dict[str, list[dict]] = {t: [] for t in SQLModel.metadata.tables}
+    for name, vocab in corpus.vocabs.items():
+        for t in vocab.terms.values():
+            row = {"slug": t.slug, "name": t.name, "synonyms": json.dumps(t.synonyms)}
+            if name == "architecture":
+                row |= {"family": t.extra.get("family"), "reproduction": t.extra.get("reproduction")}
+            rows[name].append(row)
+    rows["architecture"].sort(key=lambda r: r["family"] is not None)  # parents first (self-reference)
+    for d in corpus.datasets:
+        rows["dataset"].append({"slug": d.slug, "name": d.name, "synonyms": json.dumps(d.synonyms), "organ": d.organ,
+                                "modality": d.modality, "n_images": d.n_images, "classes": json.dumps(d.classes),
+                                "license": d.license or None, "url": d.url or None})
+        for s in d.sources:
+            rows["provenance"] += [{"entity": "dataset", "entity_key": d.slug, "field": f, "source": s.url,
+                                    "checked": s.checked} for f in s.fields]
+    ids = {}
+    for pid, (p, vec) in enumerate(zip(corpus.papers, vectors), start=1):
+        ids[p.doi] = pid
+        rows["paper"].append({"id": pid, "key": p.key, "kind": p.kind, "year": p.year, "embedding": vec.tobytes(),
+                              **{k: (v or None) for k, v in p.text.items()}})
+        rows["paperauthor"] += [{"paper_id": pid, "position": i, "name": a} for i, a in enumerate(p.authors)]
+        for vocab, link in schema.LINK_TABLES.items():
+            tname = link.__tablename__
+            rows[tname] += [{"paper_id": pid, "term": t, "status": "verified"} for t in p.tags.get(vocab, [])]
+            rows[tname] += [{"paper_id": pid, "term": t, "status": "proposed"} for t in p.proposed.get(vocab, [])
+                            if t not in p.tags.get(vocab, [])]
+        rows["papereffect"] += [{"paper_id": pid, "text": e} for e in p.effects]
+        rows["paperattribute"] += [{"paper_id": pid, "name": k, "value": v} for k, v in p.attributes.items()]
+        seen = set()
+        for s in p.sources:
+            for f in s.fields:
+                if (f, s.url) not in seen:
+                    seen.add((f, s.url))
+                    rows["provenance"].append({"entity": "paper", "entity_key": p.key, "field": f, "source": s.url,
+                                               "checked": s.checked})
+    for pid, p in enumerate(corpus.papers, start=1):
+        rows["paperrelation"] += list({(pid, ids[t], k): {"source_id": pid, "target_id": ids[t], "kind": k}
+                                       for k, t in p.relations}.values())
+    return rows
+
+
+def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # noqa: ANN001
+    SQLModel.metadata.create_all(conn)
+    rows = _rows(corpus, vectors)
+    for table in SQLModel.metadata.sorted_tables:
+        if rows.get(table.name):
+            conn.execute(table.insert(), rows[table.name])
+    meta = {"source_hash": digest, "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets))}
+    conn.execute(schema.Meta.__table__.insert(), [{"name": k, "value": v} for k, v in meta.items()])
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(FTS_SQLITE))
+        conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text(f"CREATE INDEX paper_fulltext ON paper USING GIN ({PG_TSVECTOR})"))
+
+
+def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
+    """Validate the curated files and (re)build the database at `db`; the old database survives any failure."""
+    from catalog.embed import embed
+
+    corpus = load_corpus(data_dir)  # every record is checked before the database is touched
+    vectors = embed([f"{p.text['title']}. {p.text['abstract']}" for p in corpus.papers])
+    digest = source_hash(data_dir)
+    url = resolve_url(db)
+    path = sqlite_path(url)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.building")
+        tmp.unlink(missing_ok=True)
+        engine = engine_for(f"sqlite:///{tmp}")
+        try:
+            with engine.begin() as conn:
+                _write(conn, corpus, vectors, digest)
+            engine.dispose()
+            os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
+        finally:
+            engine.dispose()
+            tmp.unlink(missing_ok=True)
+    else:
+        engine = engine_for(url)
+        with engine.begin() as conn:  # transactional DDL: a failure rolls back to the previous catalog
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))  # one build at a time
+            conn.execute(text("DROP TABLE IF EXISTS paper_fts"))
+            SQLModel.metadata.drop_all(conn)
+            _write(conn, corpus, vectors, digest)
+        engine.dispose()
+    return {"url": url, "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets)), "source_hash": digest}

@@ -1,0 +1,159 @@
+"""SQLModel tables of the catalog: papers, vocabularies, link tables, relations, provenance and evaluations."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Optional
+
+from sqlalchemy import Column, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class VocabTerm(SQLModel):
+    """Columns shared by every controlled vocabulary."""
+
+    slug: str = Field(primary_key=True)
+    name: str
+    synonyms: str = "[]"  # JSON list
+
+
+class Organ(VocabTerm, table=True):
+    pass
+
+
+class Modality(VocabTerm, table=True):
+    pass
+
+
+class Task(VocabTerm, table=True):
+    pass
+
+
+class Loss(VocabTerm, table=True):
+    pass
+
+
+class Metric(VocabTerm, table=True):
+    pass
+
+
+class Architecture(VocabTerm, table=True):
+    family: Optional[str] = Field(default=None, foreign_key="architecture.slug")
+    reproduction: Optional[str] = None  # reproductions/<module> that trains this family
+
+
+class Dataset(VocabTerm, table=True):
+    organ: Optional[str] = Field(default=None, foreign_key="organ.slug")
+    modality: Optional[str] = Field(default=None, foreign_key="modality.slug")
+    n_images: Optional[int] = None
+    classes: str = "[]"  # JSON list
+    license: Optional[str] = None
+    url: Optional[str] = None
+
+
+class Paper(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, index=True)
+    kind: str = Field(index=True)  # review | primary | related
+    title: str
+    year: Optional[int] = Field(default=None, index=True)
+    venue: Optional[str] = None
+    volume: Optional[str] = None
+    issue: Optional[str] = None
+    pages: Optional[str] = None
+    doi: Optional[str] = Field(default=None, unique=True)
+    pmid: Optional[str] = Field(default=None, unique=True)
+    arxiv: Optional[str] = None
+    url: Optional[str] = None
+    abstract: Optional[str] = None
+    code_url: Optional[str] = None
+    embedding: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
+
+
+class PaperAuthor(SQLModel, table=True):
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True)
+    position: int = Field(primary_key=True)
+    name: str = Field(index=True)
+
+
+class TagLink(SQLModel):
+    """A paper tagged with a vocabulary term; `status` is verified (sourced) or proposed (by an importer)."""
+
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True)
+    status: str = "verified"
+
+
+class PaperOrgan(TagLink, table=True):
+    term: str = Field(foreign_key="organ.slug", primary_key=True, index=True)
+
+
+class PaperModality(TagLink, table=True):
+    term: str = Field(foreign_key="modality.slug", primary_key=True, index=True)
+
+
+class PaperTask(TagLink, table=True):
+    term: str = Field(foreign_key="task.slug", primary_key=True, index=True)
+
+
+class PaperArchitecture(TagLink, table=True):
+    term: str = Field(foreign_key="architecture.slug", primary_key=True, index=True)
+
+
+class PaperLoss(TagLink, table=True):
+    term: str = Field(foreign_key="loss.slug", primary_key=True, index=True)
+
+
+class PaperMetric(TagLink, table=True):
+    term: str = Field(foreign_key="metric.slug", primary_key=True, index=True)
+
+
+class PaperDataset(TagLink, table=True):
+    term: str = Field(foreign_key="dataset.slug", primary_key=True, index=True)
+
+
+class PaperEffect(SQLModel, table=True):
+    id: Optional[int] = Field(default=None, primary_key=True)
+    paper_id: int = Field(foreign_key="paper.id", index=True)
+    text: str
+
+
+class PaperAttribute(SQLModel, table=True):
+    paper_id: int = Field(foreign_key="paper.id", primary_key=True)
+    name: str = Field(primary_key=True)
+    value: str
+
+
+class PaperRelation(SQLModel, table=True):
+    """source cites target, or source and target are similar (stored once, read both ways)."""
+
+    source_id: int = Field(foreign_key="paper.id", primary_key=True)
+    target_id: int = Field(foreign_key="paper.id", primary_key=True, index=True)
+    kind: str = Field(primary_key=True)
+
+
+class Provenance(SQLModel, table=True):
+    """Where one field of one record was checked, and when."""
+
+    __table_args__ = (UniqueConstraint("entity", "entity_key", "field", "source"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    entity: str = Field(index=True)  # paper | dataset
+    entity_key: str = Field(index=True)
+    field: str
+    source: str
+    checked: dt.date
+
+
+class Meta(SQLModel, table=True):
+    """Build facts: source hash, build time, counts."""
+
+    name: str = Field(primary_key=True)
+    value: str
+
+
+VOCAB_TABLES: dict[str, type[VocabTerm]] = {
+    "organ": Organ, "modality": Modality, "task": Task, "architecture": Architecture,
+    "loss": Loss, "metric": Metric, "dataset": Dataset,
+}
+LINK_TABLES: dict[str, type[TagLink]] = {
+    "organ": PaperOrgan, "modality": PaperModality, "task": PaperTask, "architecture": PaperArchitecture,
+    "loss": PaperLoss, "metric": PaperMetric, "dataset": PaperDataset,
+}

@@ -1,0 +1,116 @@
+"""The query API: every filter, synonyms, stats, full-text and meaning search, relations and provenance."""
+import pandas as pd
+import pytest
+
+from catalog import papers, provenance, related, search, similar, stats
+from catalog.errors import CatalogError, UnknownTermError
+
+
+def keys(df: pd.DataFrame) -> set[str]:
+    return set(df["key"])
+
+
+@pytest.mark.parametrize("filters,expected", [
+    ({}, {"fixture-a", "fixture-b", "fixture-c", "fixture-d"}),
+    ({"organ": "liver"}, {"fixture-a"}),
+    ({"organ": "chest"}, {"fixture-b"}),
+    ({"organ": ["brain", "liver"]}, {"fixture-a", "fixture-c"}),
+    ({"modality": "MR"}, {"fixture-c"}),
+    ({"task": "unconditional synthesis"}, {"fixture-b", "fixture-c"}),
+    ({"architecture": "cyclegan"}, {"fixture-a"}),
+    ({"architecture": "stylegan"}, {"fixture-c"}),  # variants below a family match it
+    ({"architecture": "wgan"}, {"fixture-b"}),
+    ({"loss": "wasserstein"}, {"fixture-b"}),
+    ({"metric": "FID"}, {"fixture-a", "fixture-b", "fixture-c"}),
+    ({"metric": "fid", "loss": "adversarial-bce"}, {"fixture-a", "fixture-c"}),
+    ({"dataset": "fixture-set"}, {"fixture-a"}),
+    ({"year": 2020}, {"fixture-b"}),
+    ({"year": (2019, 2020)}, {"fixture-a", "fixture-b"}),
+    ({"year": (2021, None)}, {"fixture-c", "fixture-d"}),
+    ({"kind": "review"}, {"fixture-d"}),
+    ({"organ": "liver", "modality": "mri"}, set()),
+])
+def test_filters(fixture_db, filters, expected):
+    assert keys(papers(db=fixture_db, **filters)) == expected
+
+
+def test_paper_row_contents(fixture_db):
+    row = papers(organ="liver", db=fixture_db).iloc[0]
+    assert row.authors == "Ada Fixture; Bob Fixture"
+    assert row.losses == "adversarial-bce, cycle-consistency"
+    assert row.effects == "accuracy 80% -> 85%" and row.year == 2019 and row.doi == "10.9999/fixture.a"
+
+
+def test_unknown_filter_term(fixture_db):
+    with pytest.raises(UnknownTermError, match="Close matches: liver"):
+        papers(organ="livr", db=fixture_db)
+    with pytest.raises(CatalogError, match="year"):
+        papers(year="2019", db=fixture_db)
+
+
+@pytest.mark.parametrize("by", ["organ", "modality", "task", "architecture", "loss", "metric", "dataset", "year", "kind", "venue"])
+def test_stats(fixture_db, by):
+    df = stats(by, db=fixture_db)
+    assert list(df.columns)[0] == by and df["papers"].is_monotonic_decreasing and (df["papers"] > 0).all()
+
+
+def test_stats_counts(fixture_db):
+    assert dict(zip(*stats("metric", db=fixture_db)[["metric", "papers"]].T.values)) == {"fid": 3, "kid": 1, "accuracy": 1}
+    assert dict(zip(*stats("year", db=fixture_db)[["year", "papers"]].T.values)) == {2019: 1, 2020: 1, 2021: 1, 2022: 1}
+    with pytest.raises(CatalogError, match="choose from"):
+        stats("colour", db=fixture_db)
+
+
+def test_fulltext_ranked_and_prefix(fixture_db):
+    assert search("cyclegan liver", db=fixture_db).iloc[0].key == "fixture-a"
+    assert keys(search("radiograph", db=fixture_db)) == {"fixture-b"}
+    assert "fixture-c" in keys(search("styleg", db=fixture_db))  # prefix
+    assert search("nothing-matches-this-zzz", db=fixture_db).empty
+
+
+@pytest.mark.parametrize("hostile", ['"', "'; DROP TABLE paper; --", "100%", "a AND OR NOT b", "NEAR(liver ct)",
+                                     "title:liver", "liver*", "^x", "\x00", "🙂 ünïcode", "((", "-", "x" * 1999])
+def test_search_text_is_only_text(fixture_db, hostile):
+    search(hostile, db=fixture_db)
+    assert len(papers(db=fixture_db)) == 4  # nothing was executed
+
+
+def test_search_rejects_huge_text(fixture_db):
+    with pytest.raises(CatalogError, match="limit"):
+        search("x" * 5000, db=fixture_db)
+
+
+def test_similar_by_doi_and_text(fixture_db):
+    df = similar("10.9999/fixture.a", k=2, db=fixture_db)
+    assert len(df) == 2 and "fixture-a" not in keys(df) and df["similarity"].is_monotonic_decreasing
+    assert similar("brain magnetic resonance images from few examples", k=1, db=fixture_db).iloc[0].key == "fixture-c"
+    with pytest.raises(CatalogError, match="no paper with DOI"):
+        similar("10.9999/missing", db=fixture_db)
+
+
+def test_related_both_directions(fixture_db):
+    df = related("10.9999/fixture.b", db=fixture_db)
+    assert set(zip(df.relation, df.doi)) == {("similar", "10.9999/fixture.a"), ("cited by", "10.9999/fixture.c")}
+    df = related("https://doi.org/10.9999/FIXTURE.C", db=fixture_db)
+    assert list(df.relation) == ["cites"]
+
+
+def test_provenance(fixture_db):
+    df = provenance("10.9999/fixture.a", db=fixture_db)
+    assert {"title", "authors", "organs", "effects"} <= set(df.field)
+    assert set(df.source) == {"https://example.org/test-fixture"}
+
+
+def test_real_catalog_review_and_related(real_db):
+    review = papers(kind="review", db=real_db)
+    row = review[review.doi == "10.1016/j.compbiomed.2022.105382"].iloc[0]
+    assert row.pmid == "35276550" and row.year == 2022
+    rel = related("10.1016/j.compbiomed.2022.105382", db=real_db)
+    assert (rel.relation == "similar").sum() == 9 and (rel.relation == "cited by").sum() == 10
+
+
+def test_real_catalog_synonym_filters_agree(real_db):
+    lung = papers(organ="lung", db=real_db)
+    assert len(lung) > 0 and keys(lung) == keys(papers(organ="chest", db=real_db))
+    assert all("lung" in o for o in lung.organs)
+    assert keys(papers(modality="MR", db=real_db)) == keys(papers(modality="mri", db=real_db))

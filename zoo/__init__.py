@@ -1,0 +1,1 @@
+"""medzoo model zoo: find, load and use pretrained medical image augmenters."""

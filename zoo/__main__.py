@@ -1,0 +1,4 @@
+"""`python -m zoo` runs the medzoo CLI."""
+from zoo.cli import main
+
+main()
