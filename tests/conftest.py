@@ -122,3 +122,18 @@ def postgres_url() -> str:
     yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_zoo_registry(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Registry file of tiny real-data models (dcgan, acgan, pix2pix), built once per session."""
+    from .zoo_fixtures import build_tiny_zoo
+
+    return build_tiny_zoo(tmp_path_factory.mktemp("zoo"))
+
+
+@pytest.fixture()
+def tiny_zoo(tiny_zoo_registry: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point the zoo at the tiny registry for one test."""
+    monkeypatch.setenv("MEDZOO_REGISTRY", str(tiny_zoo_registry))
+    return tiny_zoo_registry
