@@ -40,8 +40,8 @@ def emit(df: pd.DataFrame, fmt: Format, columns: list[str] | None = None, title:
     print(f"{len(df)} rows", file=sys.stderr)
 
 
-def register(app: typer.Typer) -> None:
-    """Add the catalog commands to the top-level app."""
+def register(app: typer.Typer) -> typer.Typer:
+    """Add the catalog commands to the top-level app; returns the `catalog` sub-app."""
     catalog_app = typer.Typer(help="Build, import into and export the literature catalog.", no_args_is_help=True)
     app.add_typer(catalog_app, name="catalog")
     short = ["key", "year", "title", "organs", "modalities", "architectures", "doi"]
@@ -143,3 +143,5 @@ def register(app: typer.Typer) -> None:
             raise FileExistsError(f"{out} exists; pass --overwrite to replace it")
         out.write_text(text, encoding="utf-8")
         print(f"wrote {out}")
+
+    return catalog_app

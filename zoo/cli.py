@@ -12,7 +12,30 @@ from catalog.cli import register as register_catalog
 
 app = typer.Typer(help="medzoo: GAN-based medical image augmentation, literature catalog and model zoo.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-register_catalog(app)
+catalog_app = register_catalog(app)
+
+
+@catalog_app.command("coverage")
+def coverage_cmd(fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = typer.Option(None, "--db", envvar="MEDZOO_DB")) -> None:
+    """Coverage report: papers per term, fields filled and sourced, papers missing a DOI, families with models."""
+    import json
+
+    from catalog.coverage import coverage
+    from zoo.registry import list_models
+
+    rep = coverage(set(list_models().family), db=db)
+    if fmt == Format.json:
+        print(json.dumps({"papers": rep.papers, "with_doi": rep.with_doi,
+                          "fields": rep.fields.to_dict("records"), "families": rep.families.to_dict("records"),
+                          "missing_doi": rep.missing_doi.to_dict("records"),
+                          "counts": {k: v.to_dict("records") for k, v in rep.counts.items()}}, indent=2, default=str))
+        return
+    print(rep.summary())
+    emit(rep.fields, fmt, title="fields filled and sourced")
+    emit(rep.families, fmt, title="architecture families with reproductions")
+    for by in ("organ", "modality", "year"):
+        emit(rep.counts[by], fmt, title=f"papers by {by}")
+    emit(rep.missing_doi, fmt, title="papers without a DOI")
 
 
 def _mount_reproductions() -> None:
@@ -112,3 +135,19 @@ def main() -> None:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)
         sys.exit(2)
+
+
+@app.command("publish")
+def publish_cmd(model_id: str, repo: str = typer.Option(..., "--repo", help="Hub repo to upload to, org/name"),
+                endpoint: Optional[str] = typer.Option(None, help="Hub URL (default $HF_ENDPOINT, else huggingface.co)"),
+                token: Optional[str] = typer.Option(None, help="Hub token with write access (default: the logged-in one)"),
+                private: bool = typer.Option(False, help="create the repo as private")) -> None:
+    """Upload a bundled model to the Hub, verify it, and pin the registry to the new commit."""
+    from zoo.publish import PublishError, publish
+
+    try:
+        revision = publish(model_id, repo, endpoint=endpoint, token=token, private=private)
+    except PublishError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(f"published {model_id} to {repo} at commit {revision}")
