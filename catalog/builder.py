@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 
 from catalog import schema
 from catalog.db import engine_for, resolve_url, sqlite_path
+from catalog.errors import CatalogError
 from catalog.records import Corpus, load_corpus
 from catalog.vocab import DATA_DIR
 
@@ -21,6 +22,7 @@ FTS_SQLITE = (
     "tokenize='porter unicode61')"
 )
 PG_TSVECTOR = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
+EVALUATIONS = Path(__file__).resolve().parents[1] / "reproductions" / "results" / "evaluations.jsonl"
 
 
 def source_hash(data_dir: Path = DATA_DIR) -> str:
@@ -75,9 +77,33 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
     return rows
 
 
+def evaluation_rows(path: Path) -> list[dict]:
+    """Rows of the Evaluation table from the evaluations file (none when absent; a torn last line is skipped)."""
+    if not path.is_file():
+        return []
+    columns = set(schema.Evaluation.__table__.columns.keys()) - {"id", "facts"}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                continue
+            raise CatalogError(f"{path}:{i + 1} is not valid JSON") from None
+        missing = {"model_id", "dataset", "kind", "metric", "value", "n", "seed"} - set(rec)
+        if missing:
+            raise CatalogError(f"{path}:{i + 1} lacks {', '.join(sorted(missing))}")
+        out.append({**{k: rec.get(k) for k in columns}, "facts": json.dumps({k: v for k, v in rec.items() if k not in columns}, sort_keys=True)})
+    return out
+
+
 def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # noqa: ANN001
     SQLModel.metadata.create_all(conn)
     rows = _rows(corpus, vectors)
+    rows["evaluation"] = evaluation_rows(EVALUATIONS)
     for table in SQLModel.metadata.sorted_tables:
         if rows.get(table.name):
             conn.execute(table.insert(), rows[table.name])
@@ -91,6 +117,17 @@ def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # n
         conn.execute(text(f"CREATE INDEX paper_fulltext ON paper USING GIN ({PG_TSVECTOR})"))
 
 
+def _remove_stale(path: Path) -> None:
+    """Delete temp files of builds whose process is gone (killed mid-build); running builds keep theirs."""
+    for tmp in path.parent.glob(f".{path.name}.*.building"):
+        try:
+            os.kill(int(tmp.name.rsplit(".", 2)[-2]), 0)
+        except ProcessLookupError:
+            tmp.unlink(missing_ok=True)
+        except (ValueError, PermissionError):
+            continue
+
+
 def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
     """Validate the curated files and (re)build the database at `db`; the old database survives any failure."""
     from catalog.embed import embed
@@ -102,6 +139,7 @@ def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
     path = sqlite_path(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale(path)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.building")
         tmp.unlink(missing_ok=True)
         engine = engine_for(f"sqlite:///{tmp}")

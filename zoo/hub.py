@@ -70,38 +70,47 @@ def _bundled(entry: ModelEntry) -> Path | None:
     return folder
 
 
+def _download(entry: ModelEntry, name: str, revision: str) -> Path:
+    """One file of the pinned revision, downloaded into the HF cache; ModelNotAvailableError saying why not."""
+    from huggingface_hub import constants, hf_hub_download
+    from huggingface_hub.errors import RemoteEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    where = f"model {entry.model_id!r}: {entry.hub_repo}"
+    try:
+        return Path(hf_hub_download(entry.hub_repo, name, revision=revision))
+    except RepositoryNotFoundError:
+        raise ModelNotAvailableError(f"{where} was not found on {constants.ENDPOINT} (or it is private and no token "
+                                     "is set); check hub_repo in the registry") from None
+    except RevisionNotFoundError:
+        raise ModelNotAvailableError(f"{where} has no revision {revision} on {constants.ENDPOINT}; the registry pins a "
+                                     "commit the Hub does not have, so publish the model again") from None
+    except RemoteEntryNotFoundError:
+        raise ModelNotAvailableError(f"{where} at revision {revision} has no {name} on {constants.ENDPOINT}") from None
+    except Exception as e:  # the HTTP client's transport errors share no base class with OSError
+        raise ModelNotAvailableError(
+            f"{where}: could not download {name} at revision {revision} from {constants.ENDPOINT} "
+            f"({type(e).__name__}: {(str(e).strip().splitlines() or [''])[0]}). Check the network or HF_ENDPOINT, or "
+            "set HF_HUB_OFFLINE=1 to use only local files.") from e
+
+
 def _from_hub(entry: ModelEntry, revision: str) -> Path:
     """Files from the HF cache when present, else downloaded at the pinned revision; each verified."""
-    from huggingface_hub import hf_hub_download, try_to_load_from_cache
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError, LocalEntryNotFoundError, RevisionNotFoundError, RepositoryNotFoundError
+    from huggingface_hub import try_to_load_from_cache
 
     paths = []
     for name in MODEL_FILES:
         cached = try_to_load_from_cache(entry.hub_repo, name, revision=revision)
         if isinstance(cached, str):
-            path = Path(cached)
-            try:
-                verify(path, entry.files[name], f"cached {entry.hub_repo}@{revision[:12]}/{name}")
-            except IntegrityError:
-                _drop_cached(path)
-                raise
-            paths.append(path)
-            continue
-        if offline():
+            path, what = Path(cached), "cached"
+        elif offline():
             raise ModelNotAvailableError(
                 f"model {entry.model_id!r} is not bundled and not in the Hugging Face cache ({cache_dir()}), and "
                 f"HF_HUB_OFFLINE is set. Unset HF_HUB_OFFLINE to download {entry.hub_repo} at revision {revision}, "
-                f"or copy the repo into the cache with `huggingface-cli download {entry.hub_repo} --revision {revision}`.")
+                f"or copy the repo into the cache with `hf download {entry.hub_repo} --revision {revision}`.")
+        else:
+            path, what = _download(entry, name, revision), "downloaded"
         try:
-            path = Path(hf_hub_download(entry.hub_repo, name, revision=revision))
-        except (RepositoryNotFoundError, RevisionNotFoundError, EntryNotFoundError) as e:
-            raise ModelNotAvailableError(f"{entry.hub_repo}@{revision}: {type(e).__name__}: {str(e).splitlines()[0]}") from None
-        except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as e:
-            raise ModelNotAvailableError(
-                f"could not download {entry.hub_repo}/{name} at revision {revision}: {str(e).splitlines()[0]}. "
-                "Check the network or HF_ENDPOINT, or set HF_HUB_OFFLINE=1 to use only local files.") from None
-        try:
-            verify(path, entry.files[name], f"downloaded {entry.hub_repo}@{revision[:12]}/{name}")
+            verify(path, entry.files[name], f"{what} {entry.hub_repo}@{revision[:12]}/{name}")
         except IntegrityError:
             _drop_cached(path)
             raise

@@ -8,6 +8,7 @@ import difflib
 import hashlib
 import json
 import math
+import re
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -74,8 +75,14 @@ def _read() -> dict[str, dict[str, Any]]:
 
 
 def entries() -> dict[str, ModelEntry]:
-    """Every registered model, by id."""
-    return {k: ModelEntry(**v) for k, v in _read().items()}
+    """Every registered model, by id (an entry with an unsafe id is refused, naming the registry file)."""
+    out = {}
+    for k, v in _read().items():
+        try:
+            out[check_model_id(k)] = ModelEntry(**v)
+        except (ValueError, TypeError) as e:
+            raise ValueError(f"{registry_path()}: entry {k!r} is invalid: {e}") from None
+    return out
 
 
 class UnknownModelError(KeyError):
@@ -85,8 +92,19 @@ class UnknownModelError(KeyError):
         return str(self.args[0])
 
 
+MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*\.[a-z0-9][a-z0-9_\-]*$")
+
+
+def check_model_id(model_id: str) -> str:
+    """Refuse ids that could name a path: only `arch.tag` with lower-case letters, digits, '_' and '-'."""
+    if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
+        raise ValueError(f"model id {model_id!r} is not of the form arch.tag (lower-case letters, digits, '_', '-')")
+    return model_id
+
+
 def get(model_id: str) -> ModelEntry:
     """The entry of `model_id`; UnknownModelError with close matches otherwise."""
+    check_model_id(model_id)
     known = entries()
     if model_id in known:
         return known[model_id]
@@ -142,6 +160,7 @@ def entry_from_folder(folder: Path, revision: str | None = None, hub_repo: str |
 
 def register(entry: ModelEntry) -> None:
     """Add or replace an entry in zoo/models.json (written to a temporary file, then renamed)."""
+    check_model_id(entry.model_id)
     data = _read()
     data[entry.model_id] = asdict(entry)
     path = registry_path()
