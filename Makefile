@@ -20,6 +20,9 @@ demo: setup
 	$(BIN)/medzoo catalog build
 	$(BIN)/medzoo stats --by organ
 	$(BIN)/medzoo papers --organ chest --modality x-ray
+	$(BIN)/medzoo models
+	$(BIN)/medzoo generate dcgan.pneumoniamnist_28 -n 64 --seed 0 --out demo-output --grid grid.png --overwrite
+	$(MAKE) docs
 
 test: setup
 	$(BIN)/python -m pytest
@@ -29,3 +32,6 @@ test-all: setup
 
 clean:
 	rm -rf site build *.egg-info .pytest_cache
+
+docs: setup
+	$(BIN)/medzoo docs build

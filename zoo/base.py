@@ -1,6 +1,7 @@
 """Base class of every zoo model: built from a config dict, generates or translates uint8 images."""
 from __future__ import annotations
 
+import copy
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -19,6 +20,46 @@ def from_uint8(images: torch.Tensor) -> torch.Tensor:
     return images.float() / 127.5 - 1
 
 
+def batchnorm_affine(bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """(scale, shift) per channel of a BatchNorm in eval mode: bn(x) == x * scale + shift."""
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias
+    return scale.detach(), shift.detach()
+
+
+def _fold_into_conv(conv: nn.Conv2d | nn.ConvTranspose2d, bn: nn.BatchNorm2d) -> None:
+    scale, shift = batchnorm_affine(bn)
+    w = conv.weight.detach()
+    w = w * (scale.view(1, -1, 1, 1) if isinstance(conv, nn.ConvTranspose2d) else scale.view(-1, 1, 1, 1))
+    bias = shift if conv.bias is None else conv.bias.detach() * scale + shift
+    conv.weight = nn.Parameter(w, requires_grad=False)
+    conv.bias = nn.Parameter(bias, requires_grad=False)
+
+
+@torch.no_grad()
+def fold_batchnorm(module: nn.Module) -> nn.Module:
+    """Fold every eval-mode BatchNorm2d that directly follows a Conv2d / ConvTranspose2d in an nn.Sequential into that
+    convolution (in place), and call `fold_batchnorm()` of submodules that know their own pattern (DCGANBody)."""
+    for sub in list(module.modules()):
+        own = getattr(sub, "fold_batchnorm", None)
+        if callable(own):
+            own()
+        if not isinstance(sub, nn.Sequential):
+            continue
+        names = list(sub._modules)
+        for a, b in zip(names, names[1:]):
+            conv, bn = sub._modules[a], sub._modules[b]
+            if (isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and conv.groups == 1 and isinstance(bn, nn.BatchNorm2d)
+                    and bn.track_running_stats and bn.running_var is not None and not bn.training):
+                _fold_into_conv(conv, bn)
+                sub._modules[b] = nn.Identity()
+    return module
+
+
 class GenerativeModel(nn.Module):
     """A zoo model. Subclasses set `noise_shape` and implement `decode` (synthesis) or `forward` (translation).
 
@@ -29,6 +70,9 @@ class GenerativeModel(nn.Module):
     arch_name: str = ""
     task: str = "synthesis"  # "synthesis" or "translation"
     noise_shape: tuple[int, ...] = ()
+    # generate/translate run a prepared copy (BatchNorm folded into convolutions, channels_last weights), which
+    # bench/generation.py measured faster on CPU; an arch where channels_last measured slower turns it off
+    inference_channels_last: bool = True
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -40,6 +84,32 @@ class GenerativeModel(nn.Module):
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
+
+    def _state_key(self) -> tuple:
+        """Changes whenever a parameter or buffer is replaced, moved or updated in place (optimizer step, load)."""
+        return (self.training, tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in (*self.parameters(), *self.buffers())))
+
+    def inference_module(self) -> "GenerativeModel":
+        """A copy of this model prepared for fast inference, rebuilt when the weights change: eval mode, BatchNorm
+        folded into the preceding convolution, channels_last memory format (conv models). Same images per seed."""
+        cached = self.__dict__.get("_inference_cache")
+        key = self._state_key()
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        self.__dict__.pop("_inference_cache", None)  # never deep-copied into the copy
+        fast = copy.deepcopy(self).eval()
+        for p in fast.parameters():
+            p.requires_grad_(False)
+        fold_batchnorm(fast)
+        if self.inference_channels_last and any(isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)) for m in fast.modules()):
+            fast = fast.to(memory_format=torch.channels_last)
+        self.__dict__["_inference_cache"] = (key, fast)  # a plain attribute: not a submodule, not in state_dict
+        return fast
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_inference_cache", None)
+        return state
 
     def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Images in [-1, 1], shape (N, C, H, W), from noise `z` (and class labels for conditional models)."""
@@ -85,12 +155,13 @@ class GenerativeModel(nn.Module):
         if int(batch_size) <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         y_all = self.check_labels(n, labels)
+        model = self.inference_module() if not self.training else self
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 m = min(batch_size, n - start)
                 z = self.noise(m, seed, start).to(self.device)
                 y = None if y_all is None else y_all[start : start + m].to(self.device)
-                yield to_uint8(self.decode(z, y)).cpu(), (None if y is None else y.cpu())
+                yield to_uint8(model.decode(z, y)).cpu(), (None if y is None else y.cpu())
 
     def generate(
         self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None, batch_size: int = 256
@@ -107,6 +178,7 @@ class GenerativeModel(nn.Module):
                 f"images must have shape (N, {self.channels}, {self.resolution}, {self.resolution}), got {tuple(images.shape)}"
             )
         x = from_uint8(images)
+        model = self.inference_module() if not self.training else self
         with torch.inference_mode():
-            outs = [to_uint8(self(x[i : i + batch_size].to(self.device))).cpu() for i in range(0, len(x), batch_size)]
+            outs = [to_uint8(model(x[i : i + batch_size].to(self.device))).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(outs)

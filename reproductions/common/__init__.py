@@ -1,0 +1,1 @@
+"""Code shared by every family: data loading, the training loop, checkpoints and export."""

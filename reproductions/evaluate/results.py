@@ -1,0 +1,81 @@
+"""Measured figures as JSON lines: one row per (model, metric), appended by the run that measured it."""
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import pandas as pd
+
+from reproductions.common.data import REPO_ROOT
+
+RESULTS_DIR = REPO_ROOT / "reproductions" / "results"
+EVALUATIONS = RESULTS_DIR / "evaluations.jsonl"
+ROW_FIELDS = ("model_id", "dataset", "kind", "metric", "value", "n", "n_real", "seed", "features", "reference",
+              "commit", "hardware", "seconds", "command", "recorded_at")
+
+
+def results_path() -> Path:
+    """The evaluations file: $MEDZOO_RESULTS (tests, private runs), else reproductions/results/evaluations.jsonl."""
+    return Path(os.environ.get("MEDZOO_RESULTS") or EVALUATIONS)
+
+
+def command_line() -> str:
+    """The command that is running, as a shell line (`medzoo ...` when started through the CLI)."""
+    script = Path(sys.argv[0]).resolve()
+    if script.suffix == ".py" and script.is_relative_to(REPO_ROOT):
+        module = ".".join(script.relative_to(REPO_ROOT).with_suffix("").parts).removesuffix(".__main__")
+        return shlex.join(["python", "-m", module, *sys.argv[1:]])
+    return shlex.join([script.name, *sys.argv[1:]])
+
+
+def now() -> str:
+    """UTC time, ISO 8601 to the second."""
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    """Append records as JSON lines under an exclusive lock, flushed to disk (concurrent writers never interleave)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = "".join(json.dumps(r, sort_keys=False) + "\n" for r in records)
+    with open(path, "a", encoding="utf-8") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file; a torn last line (a run killed mid-write) is skipped, any other bad line is an error."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            if i == len(lines) - 1:
+                continue
+            raise ValueError(f"{path}:{i + 1} is not valid JSON; fix or remove that line") from None
+    return out
+
+
+def load_rows(path: Path | None = None) -> pd.DataFrame:
+    """Every stored evaluation row as a DataFrame (columns ROW_FIELDS, plus any extra facts)."""
+    rows = read_jsonl(path or results_path())
+    df = pd.DataFrame(rows)
+    for col in ROW_FIELDS:
+        if col not in df.columns:
+            df[col] = pd.Series(dtype=object)
+    return df

@@ -1,0 +1,75 @@
+"""Architecture pieces whose maths can be checked without training: DDIM, progressive growing, augmentation."""
+from __future__ import annotations
+
+import torch
+
+from reproductions.diffaugment.augment import diff_augment
+from reproductions.pggan.train import Discriminator as PGDiscriminator, schedule
+from zoo.archs import get_arch
+from zoo.archs.pix2pix import bicubic_degrade
+
+
+def config(arch: str, channels: int = 1, num_classes: int = 0, **arch_kwargs) -> dict:
+    return {"arch": arch, "arch_kwargs": arch_kwargs, "channels": channels, "resolution": 28, "num_classes": num_classes}
+
+
+def test_ddim_with_an_oracle_denoiser_returns_the_target_image():
+    model = get_arch("ddpm")(config("ddpm", widths=[8, 16, 16], sample_steps=20)).eval()
+    target = torch.rand(2, 1, 28, 28) * 2 - 1
+
+    def oracle(x, t):
+        a = model.alphas_cumprod[t].view(-1, 1, 1, 1)
+        return (x - a.sqrt() * target) / (1 - a).sqrt()
+
+    model.forward = oracle
+    out = model.decode(torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), None)
+    assert torch.allclose(out, target, atol=1e-4)
+
+
+def test_ddpm_forward_process_goes_from_image_to_noise():
+    model = get_arch("ddpm")(config("ddpm", widths=[8, 16, 16]))
+    x0, noise = torch.ones(1, 1, 28, 28), torch.zeros(1, 1, 28, 28)
+    assert torch.allclose(model.q_sample(x0, torch.tensor([0]), noise), x0, atol=1e-4)
+    assert model.q_sample(x0, torch.tensor([999]), noise).abs().max() < 0.01
+    assert "alphas_cumprod" not in model.state_dict()
+
+
+def test_pggan_grows_7_14_28_and_fades_in_continuously():
+    g = get_arch("pggan")(config("pggan", widths=[16, 16, 8])).eval()
+    d = PGDiscriminator(1, (16, 16, 8))
+    z = torch.randn(3, 128)
+    with torch.no_grad():
+        for stage, size in enumerate((7, 14, 28)):
+            img = g(z, stage)
+            assert img.shape == (3, 1, size, size)
+            assert d(img, stage).shape == (3, 1)
+        low = torch.nn.functional.interpolate(g(z, 1), scale_factor=2, mode="nearest")
+        assert torch.allclose(g(z, 2, alpha=0.0), low, atol=1e-5)
+    assert schedule(0, 100, 3) == (0, 1.0) and schedule(99, 100, 3) == (2, 1.0)
+    stages = [schedule(s, 100, 3) for s in range(100)]
+    assert [s for s, _ in stages] == sorted(s for s, _ in stages)
+
+
+def test_bicubic_degrade_keeps_shape_and_removes_detail():
+    images = (torch.arange(28 * 28).reshape(1, 1, 28, 28) % 2 * 255).to(torch.uint8)
+    out = bicubic_degrade(images, 14)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    assert out.float().std() < images.float().std() / 4
+    flat = torch.full((2, 3, 28, 28), 100, dtype=torch.uint8)
+    assert torch.equal(bicubic_degrade(flat, 14), flat)
+
+
+def test_diffaugment_is_differentiable_and_seeded():
+    x = torch.rand(4, 3, 28, 28, requires_grad=True)
+    a = diff_augment(x, torch.Generator().manual_seed(1))
+    b = diff_augment(x, torch.Generator().manual_seed(1))
+    assert a.shape == x.shape and torch.equal(a, b)
+    a.sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_conditional_generator_obeys_labels():
+    model = get_arch("acgan")(config("acgan", channels=3, num_classes=5, base=8)).eval()
+    a = model.generate(5, labels=[0, 1, 2, 3, 4], seed=0)
+    b = model.generate(5, labels=[0, 1, 2, 3, 3], seed=0)
+    assert torch.equal(a[:4], b[:4]) and not torch.equal(a[4], b[4])

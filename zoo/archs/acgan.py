@@ -1,0 +1,37 @@
+"""ACGAN generator (Odena et al. 2017): a DCGAN body whose noise is scaled by a learned class embedding."""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from zoo.archs import register_arch
+from zoo.archs.dcgan import DCGANBody, check_resolution
+from zoo.base import GenerativeModel
+
+
+@register_arch("acgan")
+class ACGANGenerator(GenerativeModel):
+    """Class-conditional generator; arch_kwargs: z_dim (100), base channels (64); config num_classes >= 2."""
+
+    task = "synthesis"
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        check_resolution(self)
+        if self.num_classes < 2:
+            raise ValueError("acgan generator needs num_classes >= 2 in its config")
+        kw = config.get("arch_kwargs", {})
+        z_dim = int(kw.get("z_dim", 100))
+        self.noise_shape = (z_dim,)
+        self.embed = nn.Embedding(self.num_classes, z_dim)
+        self.body = DCGANBody(z_dim, int(kw.get("base", 64)), self.channels)
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return self.body(z * self.embed(labels))
+
+    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        if labels is None:
+            raise ValueError("acgan generator is class-conditional: pass labels")
+        return self(z, labels)
