@@ -35,3 +35,15 @@ clean:
 
 docs: setup
 	$(BIN)/medzoo docs build
+
+# Benchmarks (bench/README.md): each writes bench/results/<name>.json and prints a table; the report renders them all.
+# The catalog benchmark's documented size is 1,000,000 synthetic papers; `make bench` uses BENCH_CATALOG_SIZE to stay
+# within ~15 minutes on 2 cores (run `make bench BENCH_CATALOG_SIZE=1000000` for the full size).
+BENCH_CATALOG_SIZE ?= 200000
+bench: setup
+	$(BIN)/python bench/generation.py
+	$(BIN)/python bench/training.py
+	$(BIN)/python bench/loading.py
+	$(BIN)/python bench/catalog_scale.py --size $(BENCH_CATALOG_SIZE)
+	$(BIN)/python bench/report.py --out bench/results/REPORT.md
+	@cat bench/results/REPORT.md

@@ -2,7 +2,8 @@
 
 Never imports torch, so queries and the `medzoo` catalog commands start fast.
 """
-from catalog.builder import build
+from typing import Any
+
 from catalog.errors import CatalogError, RecordError, UnknownTermError
 from catalog.export import export
 from catalog.importers import import_file
@@ -10,3 +11,12 @@ from catalog.query import papers, provenance, related, search, similar, stats
 
 __all__ = ["build", "papers", "stats", "search", "similar", "related", "provenance", "export", "import_file",
            "CatalogError", "RecordError", "UnknownTermError"]
+
+
+def __getattr__(name: str) -> Any:
+    """`build` is imported on first use: the builder pulls in SQLModel, which queries never need."""
+    if name == "build":
+        from catalog.builder import build
+
+        return build
+    raise AttributeError(f"module 'catalog' has no attribute {name!r}")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -15,6 +14,7 @@ from catalog import schema
 from catalog.db import engine_for, resolve_url, sqlite_path
 from catalog.errors import CatalogError
 from catalog.records import Corpus, load_corpus
+from catalog.sources import source_hash  # noqa: F401 - re-exported: catalog.builder.source_hash
 from catalog.vocab import DATA_DIR
 
 FTS_SQLITE = (
@@ -25,13 +25,16 @@ PG_TSVECTOR = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abs
 EVALUATIONS = Path(__file__).resolve().parents[1] / "reproductions" / "results" / "evaluations.jsonl"
 
 
-def source_hash(data_dir: Path = DATA_DIR) -> str:
-    """sha256 over every curated file's path and bytes: tells whether a database is stale."""
-    h = hashlib.sha256()
-    for p in sorted(data_dir.rglob("*.yaml")):
-        h.update(str(p.relative_to(data_dir)).encode())
-        h.update(p.read_bytes())
-    return h.hexdigest()
+def create_fulltext(conn: Connection) -> None:
+    """The full-text index: FTS5 over title and abstract (SQLite), or a stored tsvector column with a GIN index
+    (PostgreSQL; ranking reads the stored vector instead of parsing every matching title again, bench/catalog_scale.py)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(text(FTS_SQLITE))
+        conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
+    elif conn.dialect.name == "postgresql":
+        conn.execute(text(f"ALTER TABLE paper ADD COLUMN fts tsvector GENERATED ALWAYS AS ({PG_TSVECTOR}) STORED"))
+        conn.execute(text("CREATE INDEX paper_fulltext ON paper USING GIN (fts)"))
+
 
 
 def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - numpy array
@@ -110,11 +113,10 @@ def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # n
     meta = {"source_hash": digest, "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets))}
     conn.execute(schema.Meta.__table__.insert(), [{"name": k, "value": v} for k, v in meta.items()])
-    if conn.dialect.name == "sqlite":
-        conn.execute(text(FTS_SQLITE))
-        conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
-    elif conn.dialect.name == "postgresql":
-        conn.execute(text(f"CREATE INDEX paper_fulltext ON paper USING GIN ({PG_TSVECTOR})"))
+    create_fulltext(conn)
+    from catalog.indexes import finish
+
+    finish(conn)  # stored stats counts, covering indexes, ANN index for large catalogs
 
 
 def _remove_stale(path: Path) -> None:

@@ -1,14 +1,19 @@
 """Catalog commands of the `medzoo` CLI: papers, stats, search, similar, related and `catalog build|import|export`."""
 from __future__ import annotations
 
+import csv
 import json
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, Optional
 
-import pandas as pd
 import typer
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from catalog.query import Rows
 
 DbOpt = typer.Option(None, "--db", envvar="MEDZOO_DB", help="SQLAlchemy URL or SQLite path (default: the cached catalog)")
 
@@ -19,32 +24,142 @@ class Format(str, Enum):
     json = "json"
 
 
-def emit(df: pd.DataFrame, fmt: Format, columns: list[str] | None = None, title: str | None = None) -> None:
-    """Print a DataFrame as a rich table, CSV or JSON."""
+def _cell(v: Any) -> Any:
+    return None if v is None or (isinstance(v, float) and v != v) else v
+
+
+def emit(df: "pd.DataFrame | Rows", fmt: Format, columns: list[str] | None = None, title: str | None = None) -> None:
+    """Print a DataFrame, or query Rows (printed without importing pandas), as a rich table, CSV or JSON."""
+    from catalog.query import Rows
+
+    if not isinstance(df, Rows):
+        _emit_frame(df, fmt, columns, title)
+        return
+    records = df.plain()
+    if fmt == Format.csv:
+        w = csv.writer(sys.stdout, lineterminator="\n")
+        w.writerow(df.columns)
+        w.writerows([["" if _cell(r.get(c)) is None else r.get(c) for c in df.columns] for r in records])
+        return
+    if fmt == Format.json:
+        recs = [{c: _cell(r.get(c)) for c in df.columns} for r in records]
+        sys.stdout.write(json.dumps(recs, indent=2, ensure_ascii=False) + "\n")
+        return
+    cols = [c for c in (columns or df.columns) if c in df.columns]
+    _rich_table(cols, [["" if _cell(r.get(c)) is None else str(r.get(c)) for c in cols] for r in records], title)
+    print(f"{len(df)} rows", file=sys.stderr)
+
+
+def _rich_table(cols: list[str], rows: list[list[str]], title: str | None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for c in cols:
+        table.add_column(c, overflow="fold", max_width=60 if c == "title" else 40)
+    for row in rows:
+        table.add_row(*row)
+    Console(width=max(160, Console().width)).print(table)
+
+
+def _emit_frame(df: "pd.DataFrame", fmt: Format, columns: list[str] | None, title: str | None) -> None:
+    import pandas as pd
+
     if fmt == Format.csv:
         sys.stdout.write(df.to_csv(index=False))
         return
     if fmt == Format.json:
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records")), indent=2, ensure_ascii=False) + "\n")
         return
-    from rich.console import Console
-    from rich.table import Table
-
     cols = [c for c in (columns or list(df.columns)) if c in df.columns]
-    table = Table(title=title, show_lines=False, header_style="bold")
-    for c in cols:
-        table.add_column(c, overflow="fold", max_width=60 if c == "title" else 40)
-    for row in df[cols].itertuples(index=False):
-        table.add_row(*["" if pd.isna(v) else str(v) for v in row])
-    Console(width=max(160, Console().width)).print(table)
+    _rich_table(cols, [["" if pd.isna(v) else str(v) for v in row] for row in df[cols].itertuples(index=False)], title)
     print(f"{len(df)} rows", file=sys.stderr)
+
+
+SHORT = ["key", "year", "title", "organs", "modalities", "architectures", "doi"]
+
+
+def run_papers(organ: list[str] | None, modality: list[str] | None, task: list[str] | None, architecture: list[str] | None,
+               loss: list[str] | None, metric: list[str] | None, dataset: list[str] | None, year_from: int | None,
+               year_to: int | None, kind: str | None, limit: int | None, fmt: Format, db: str | None) -> None:
+    from catalog.query import papers_rows
+
+    year = (year_from, year_to) if year_from or year_to else None
+    rows = papers_rows(organ=organ or None, modality=modality or None, task=task or None, architecture=architecture or None,
+                       loss=loss or None, metric=metric or None, dataset=dataset or None, year=year, kind=kind, limit=limit,
+                       db=db)
+    emit(rows, fmt, SHORT + ["effects"])
+
+
+def run_stats(by: str, fmt: Format, db: str | None) -> None:
+    from catalog.query import stats_rows
+
+    emit(stats_rows(by, db=db), fmt, title=f"papers by {by}")
+
+
+def run_search(text: str, limit: int, fmt: Format, db: str | None) -> None:
+    from catalog.query import search_rows
+
+    emit(search_rows(text, limit=limit, db=db), fmt, ["score"] + SHORT)
+
+
+def run_similar(text_or_doi: str, k: int, fmt: Format, db: str | None) -> None:
+    from catalog.query import similar_rows
+
+    emit(similar_rows(text_or_doi, k=k, db=db), fmt, ["similarity"] + SHORT)
+
+
+class _ParseError(Exception):
+    pass
+
+
+def fast_main(argv: list[str]) -> bool:
+    """Run `papers`, `stats`, `search` or `similar` without typer's parameter machinery, which imports pydantic
+    (a quarter of the command's start-up; bench/loading.py). Only a plainly valid command line is run here: help,
+    bad values and anything unusual return False, and typer handles them (its messages, its exit codes)."""
+    import argparse
+    import os
+
+    if not argv or argv[0] not in ("papers", "stats", "search", "similar") or any(a.startswith("-h") or a.startswith("--help")
+                                                                                   for a in argv[1:]):
+        return False
+
+    class Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> None:  # noqa: D102 - never print or exit: typer reports the problem
+            raise _ParseError(message)
+
+    p = Parser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    p.add_argument("--format", dest="fmt", choices=[f.value for f in Format], default=Format.table.value)
+    p.add_argument("--db", default=None)
+    cmd = argv[0]
+    if cmd == "papers":
+        for name in ("organ", "modality", "task", "architecture", "loss", "metric", "dataset"):
+            p.add_argument(f"--{name}", action="append")
+        p.add_argument("--from", dest="year_from", type=int)
+        p.add_argument("--to", dest="year_to", type=int)
+        p.add_argument("--kind")
+        p.add_argument("--limit", "-k", type=int)
+    elif cmd == "stats":
+        p.add_argument("--by", default="organ")
+    elif cmd == "search":
+        p.add_argument("text")
+        p.add_argument("--limit", "-k", type=int, default=20)
+    else:
+        p.add_argument("text_or_doi")
+        p.add_argument("-k", type=int, default=10)
+    try:
+        ns = vars(p.parse_args(argv[1:]))
+    except (_ParseError, argparse.ArgumentError, ValueError, TypeError):
+        return False
+    fmt, db = Format(ns.pop("fmt")), ns.pop("db") or os.environ.get("MEDZOO_DB") or None
+    {"papers": run_papers, "stats": run_stats, "search": run_search, "similar": run_similar}[cmd](**ns, fmt=fmt, db=db)
+    return True
 
 
 def register(app: typer.Typer) -> typer.Typer:
     """Add the catalog commands to the top-level app; returns the `catalog` sub-app."""
     catalog_app = typer.Typer(help="Build, import into and export the literature catalog.", no_args_is_help=True)
     app.add_typer(catalog_app, name="catalog")
-    short = ["key", "year", "title", "organs", "modalities", "architectures", "doi"]
 
     @app.command("papers")
     def papers_cmd(organ: Optional[list[str]] = typer.Option(None, help="organ or synonym (repeatable: any of)"),
@@ -54,38 +169,28 @@ def register(app: typer.Typer) -> typer.Typer:
                    dataset: Optional[list[str]] = typer.Option(None),
                    year_from: Optional[int] = typer.Option(None, "--from"), year_to: Optional[int] = typer.Option(None, "--to"),
                    kind: Optional[str] = typer.Option(None, help="review | primary | related"),
+                   limit: Optional[int] = typer.Option(None, "--limit", "-k", help="at most this many papers (newest first)"),
                    fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
         """Papers matching every filter: which GANs, losses and metrics were used for an organ and modality."""
-        from catalog.query import papers
-
-        year = (year_from, year_to) if year_from or year_to else None
-        df = papers(organ=organ or None, modality=modality or None, task=task or None, architecture=architecture or None,
-                    loss=loss or None, metric=metric or None, dataset=dataset or None, year=year, kind=kind, db=db)
-        emit(df, fmt, short + ["effects"])
+        run_papers(organ, modality, task, architecture, loss, metric, dataset, year_from, year_to, kind, limit, fmt, db)
 
     @app.command("stats")
     def stats_cmd(by: str = typer.Option("organ", help="organ|modality|task|architecture|loss|metric|dataset|year|kind|venue"),
                   fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
         """Number of papers per term, as the review counts them."""
-        from catalog.query import stats
-
-        emit(stats(by, db=db), fmt, title=f"papers by {by}")
+        run_stats(by, fmt, db)
 
     @app.command("search")
     def search_cmd(text: str, limit: int = typer.Option(20, "--limit", "-k"),
                    fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
         """Full-text search over titles and abstracts (words match as prefixes)."""
-        from catalog.query import search
-
-        emit(search(text, limit=limit, db=db), fmt, ["score"] + short)
+        run_search(text, limit, fmt, db)
 
     @app.command("similar")
     def similar_cmd(text_or_doi: str, k: int = typer.Option(10, "-k"),
                     fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
         """Papers closest in meaning to a catalog DOI or to free text."""
-        from catalog.query import similar
-
-        emit(similar(text_or_doi, k=k, db=db), fmt, ["similarity"] + short)
+        run_similar(text_or_doi, k, fmt, db)
 
     @app.command("related")
     def related_cmd(doi: str, fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from sqlalchemy import event
-from sqlalchemy.engine import Engine, make_url
-from sqlmodel import create_engine
+if TYPE_CHECKING:  # SQLAlchemy is imported on use: the SQLite query path of the CLI never needs it
+    from sqlalchemy.engine import Engine
 
 
 def default_path() -> Path:
@@ -17,6 +17,8 @@ def default_path() -> Path:
 
 def resolve_url(db: str | os.PathLike | None = None) -> str:
     """A SQLAlchemy URL from --db, else $MEDZOO_DB, else the default SQLite file; a plain path means SQLite."""
+    from sqlalchemy.engine import make_url
+
     value = str(db) if db else os.environ.get("MEDZOO_DB") or str(default_path())
     if "://" not in value:
         value = f"sqlite:///{Path(value).expanduser().resolve()}"
@@ -31,6 +33,8 @@ def resolve_url(db: str | os.PathLike | None = None) -> str:
 
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    from sqlalchemy.engine import make_url
+
     u = make_url(url)
     if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
         return None
@@ -43,8 +47,11 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # noqa: ANN001 - DB-API conne
     cur.close()
 
 
-def engine_for(url: str) -> Engine:
+def engine_for(url: str) -> "Engine":
     """An engine; SQLite connections enforce foreign keys."""
+    from sqlalchemy import event
+    from sqlmodel import create_engine
+
     engine = create_engine(url)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import json
 import re
 
-import pandas as pd
-
 from catalog.query import papers
 
 EXPORT_FORMATS = ("csv", "json", "bibtex")
@@ -13,6 +11,8 @@ EXPORT_FORMATS = ("csv", "json", "bibtex")
 
 def _text(value: object) -> str:
     """Cell as text: '' for missing values (None, NaN, <NA>), never the string 'nan'."""
+    import pandas as pd
+
     return "" if value is None or pd.isna(value) else str(value)
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from catalog.errors import CatalogError
 from catalog.records import TAG_FIELDS, normalise_doi, normalise_title
@@ -206,6 +205,8 @@ class ImportReport:
 def import_file(path: str | Path, source: str | None = None, data_dir: Path = DATA_DIR, kind: str = "primary",
                 checked: dt.date | None = None) -> ImportReport:
     """Merge an import file into data_dir/papers: duplicates (DOI, PMID or title) fill empty fields; the rest are added."""
+    import yaml  # on use: `import catalog` stays light
+
     path = Path(path)
     entries = read_entries(path)
     vocabs = load_vocabularies(data_dir)

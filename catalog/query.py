@@ -1,23 +1,31 @@
-"""Query API: papers, stats, full-text and meaning search, relations and provenance, each as a pandas DataFrame."""
+"""Query API: papers, stats, full-text and meaning search, relations and provenance, each as a pandas DataFrame.
+
+Queries are plain SQL run through the standard library's sqlite3 for SQLite files and through SQLAlchemy for
+any other URL (PostgreSQL), so the `medzoo` catalog commands import neither SQLAlchemy, SQLModel, pandas nor
+torch on the SQLite path (bench/loading.py measures this). The `*_rows` functions return plain `Rows`; the
+public functions turn them into DataFrames.
+"""
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
+import threading
 from collections import defaultdict
+from contextlib import contextmanager
 from functools import lru_cache
-from typing import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-import numpy as np
-import pandas as pd
-from sqlalchemy import and_, func, select, text
-from sqlalchemy.engine import Engine
-
-from catalog import schema
-from catalog.db import default_path, engine_for, resolve_url, sqlite_path
+from catalog.db import default_path
 from catalog.errors import CatalogError
 from catalog.records import normalise_doi
 from catalog.vocab import Term, Vocabulary
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from sqlalchemy.engine import Engine
 
 FILTERS = ("organ", "modality", "task", "architecture", "loss", "metric", "dataset")
 STATS_BY = (*FILTERS, "year", "kind", "venue")
@@ -25,54 +33,274 @@ PAPER_COLUMNS = ["key", "title", "authors", "year", "venue", "doi", "pmid", "kin
                  "architectures", "datasets", "losses", "metrics", "effects", "code_url"]
 PLURAL = {"organ": "organs", "modality": "modalities", "task": "tasks", "architecture": "architectures",
           "loss": "losses", "metric": "metrics", "dataset": "datasets"}
+# table names of catalog/schema.py (SQLModel names tables after their class, lower case)
+VOCAB_TABLE = {v: v for v in FILTERS}
+LINK_TABLE = {v: f"paper{v}" for v in FILTERS}
+_PAPER_BASE = ("id", "key", "title", "year", "venue", "doi", "pmid", "kind", "code_url")
+_CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on bound parameters
 
 
 @lru_cache(maxsize=8)
-def _engine(url: str) -> Engine:
+def _engine(url: str) -> "Engine":
+    from catalog.db import engine_for
+
     return engine_for(url)
 
 
-def connect(db: str | None = None) -> Engine:
+def _stale(path: Path) -> bool:
+    """True when the default database is missing or was built from other curated files than the current ones."""
+    import sqlite3
+
+    from catalog.sources import source_hash
+
+    if not path.exists():
+        return True
+    try:
+        con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            row = con.execute("SELECT value FROM meta WHERE name = 'source_hash'").fetchone()
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return True
+    return row is None or row[0] != source_hash()
+
+
+def _rebuild_default(path: Path) -> None:
+    from catalog.builder import build
+
+    print(f"building the catalog database at {path} ...", file=sys.stderr)
+    build()
+    _engine.cache_clear()
+
+
+def connect(db: str | None = None) -> "Engine":
     """Engine for the catalog; the default SQLite file is built on first use and rebuilt when the sources change."""
+    from catalog.db import resolve_url, sqlite_path
+
     url = resolve_url(db)
     path = sqlite_path(url)
     if db is None and path == default_path().resolve():
-        from catalog.builder import source_hash
-
-        stale = not path.exists()
-        if not stale:
-            with _engine(url).connect() as conn:
-                row = conn.execute(text("SELECT value FROM meta WHERE name = 'source_hash'")).first()
-            stale = row is None or row[0] != source_hash()
-        if stale:
-            from catalog.builder import build
-
-            print(f"building the catalog database at {path} ...", file=sys.stderr)
-            build()
-            _engine.cache_clear()
+        if _stale(path):
+            _rebuild_default(path)
     elif path is not None and not path.exists():
         raise CatalogError(f"no catalog database at {path}: run `medzoo catalog build --db {path}` first")
     return _engine(url)
 
 
+def _sqlite_file(db: str | os.PathLike | None) -> Path | None:
+    """The SQLite file `db` names when that is plain (a path, or sqlite:///path without options); else None."""
+    value = str(db) if db else os.environ.get("MEDZOO_DB") or str(default_path())
+    if "://" not in value:
+        return Path(value).expanduser().resolve()
+    if value.startswith("sqlite:///") and not any(ch in value for ch in "?%#"):
+        name = value[len("sqlite:///"):]
+        if name and name != ":memory:":
+            return Path(name).resolve()
+    return None
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+@lru_cache(maxsize=1024)
+def _pyformat(sql: str) -> str:
+    """:name parameters as psycopg's %(name)s (a literal % doubled); the catalog's SQL has no ':' of its own."""
+    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
+
+
+class _Conn:
+    """A read connection: `all(sql, params)` runs plain SQL with :name parameters on sqlite3, on psycopg directly
+    (PostgreSQL: no SQLAlchemy compilation or row processing per query), or through SQLAlchemy (anything else)."""
+
+    def __init__(self, raw: Any, dialect: str, ident: str = "") -> None:
+        self.raw = raw
+        self.dialect = dialect
+        self.ident = ident  # which database (and which build of a SQLite file), for caches
+        self.dbapi = None
+        if dialect == "postgresql" and type(raw).__module__.startswith("sqlalchemy"):
+            driver = getattr(getattr(raw.connection, "dbapi_connection", None), "__module__", "")
+            if driver.startswith("psycopg"):
+                self.dbapi = raw.connection.dbapi_connection
+
+    def _cursor(self, sql: str, params: dict[str, Any] | None) -> Any:
+        if self.dialect == "sqlite":
+            return self.raw.execute(sql, params or {})
+        cur = self.dbapi.cursor()
+        cur.execute(_pyformat(sql), params or {})
+        return cur
+
+    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        if self.dialect == "sqlite" or self.dbapi is not None:
+            return self._cursor(sql, params).fetchall()
+        from sqlalchemy import text
+
+        return [tuple(r) for r in self.raw.execute(text(sql), params or {}).fetchall()]
+
+    def columns(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
+        if self.dialect == "sqlite" or self.dbapi is not None:
+            cur = self._cursor(sql, params)
+            return [d[0] for d in cur.description], cur.fetchall()
+        from sqlalchemy import text
+
+        res = self.raw.execute(text(sql), params or {})
+        return list(res.keys()), [tuple(r) for r in res.fetchall()]
+
+
+_local = threading.local()
+
+
+def _sqlite_conn(path: Path) -> tuple[Any, str]:
+    """A read-only sqlite3 connection to `path`, kept per thread and reopened when the file is replaced (rebuilt)."""
+    import sqlite3
+
+    st = path.stat()
+    key = (st.st_ino, st.st_dev, st.st_mtime_ns, st.st_size)
+    cache = _local.__dict__.setdefault("conns", {})
+    hit = cache.get(path)
+    if hit is not None and hit[0] == key:
+        return hit[1], hit[2]
+    if hit is not None:
+        hit[1].close()
+    con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, check_same_thread=True)
+    ident = f"sqlite:{path}:{key}"
+    cache[path] = (key, con, ident)
+    return con, ident
+
+
+@contextmanager
+def _session(db: str | None) -> Iterator[_Conn]:
+    """A connection to the catalog: sqlite3 for SQLite files, SQLAlchemy for other URLs. Rebuilds a stale default."""
+    path = _sqlite_file(db)
+    if path is not None:
+        if db is None and not os.environ.get("MEDZOO_DB") and path == default_path().resolve():
+            if _stale(path):
+                _rebuild_default(path)
+        elif not path.exists():
+            raise CatalogError(f"no catalog database at {path}: run `medzoo catalog build --db {path}` first")
+        raw, ident = _sqlite_conn(path)
+        yield _Conn(raw, "sqlite", ident)
+        return
+    engine = connect(db)
+    with engine.connect() as conn:
+        yield _Conn(conn, engine.dialect.name, engine.url.render_as_string(hide_password=True))
+
+
+def _in(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
+    """':name0, :name1, ...' and its parameters, for an IN (...) list."""
+    params = {f"{name}{i}": v for i, v in enumerate(values)}
+    return ", ".join(f":{k}" for k in params), params
+
+
+def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i : i + _CHUNK]
+
+
+class Rows:
+    """Query results as plain Python rows (what the CLI prints without importing pandas); `to_frame()` for pandas."""
+
+    def __init__(self, columns: list[str], records: list[dict[str, Any]], kind: str = "plain") -> None:
+        self.columns = columns
+        self.records = records
+        self.kind = kind  # "papers": text columns are '' when missing and year is a nullable integer
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def plain(self) -> list[dict[str, Any]]:
+        """Records as printed: for paper rows, missing text is '' (as in the DataFrame)."""
+        if self.kind != "papers":
+            return self.records
+        keep = ("year", "score", "similarity")
+        return [{c: ("" if v is None and c not in keep else v) for c, v in r.items()} for r in self.records]
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        if self.kind == "papers":
+            if not self.records:
+                return pd.DataFrame(columns=self.columns)
+            # column by column (a DataFrame of dicts, then fillna, costs ~10 ms a call): missing text is '', so rows
+            # print and compare plainly; a column with no text at all stays object dtype, as fillna on it leaves it
+            data: dict[str, Any] = {}
+            for c in self.columns:
+                if c not in self.records[0]:
+                    continue
+                vals = [r.get(c) for r in self.records]
+                if c == "year":
+                    data[c] = pd.array(vals, dtype="Int64")
+                elif c in ("score", "similarity"):
+                    data[c] = vals
+                elif all(v is None for v in vals):
+                    data[c] = pd.Series([""] * len(vals), dtype=object)
+                else:
+                    data[c] = ["" if v is None else v for v in vals]
+            return pd.DataFrame(data)
+        if not self.records:
+            return pd.DataFrame(columns=self.columns)
+        return pd.DataFrame(self.records, columns=self.columns)
+
+
+_VOCAB_CACHE: dict[tuple, Any] = {}
+_VOCAB_LOCK = threading.Lock()
+
+
+def _build_key(conn: _Conn) -> tuple:
+    """Identifies one build of one database: a SQLite file's identity and stat, or the URL plus the build's meta facts."""
+    key = conn.__dict__.get("_build_key")
+    if key is None:
+        if conn.dialect == "sqlite":
+            key = (conn.ident,)
+        else:
+            key = (conn.ident, *sorted(conn.all("SELECT name, value FROM meta WHERE name IN ('built_at', 'source_hash')")))
+        conn.__dict__["_build_key"] = key
+    return key
+
+
+def _cached(conn: _Conn, what: str, load: Any) -> Any:
+    """Per-build cache of small read-only tables (a build replaces the database, and the key with it)."""
+    key = (*_build_key(conn), what)
+    with _VOCAB_LOCK:
+        if key in _VOCAB_CACHE:
+            return _VOCAB_CACHE[key]
+    value = load()
+    with _VOCAB_LOCK:
+        if len(_VOCAB_CACHE) > 256:
+            _VOCAB_CACHE.clear()
+        _VOCAB_CACHE[key] = value
+    return value
+
+
+def _load_vocabulary(conn: _Conn, name: str) -> Vocabulary:
+    if name not in VOCAB_TABLE:
+        raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
+    rows = conn.all(f"SELECT slug, name, synonyms FROM {VOCAB_TABLE[name]}")
+    return Vocabulary(name, {slug: Term(slug, nm, json.loads(syn)) for slug, nm, syn in rows})
+
+
+def _vocabulary(conn: _Conn, name: str) -> Vocabulary:
+    """The vocabulary for resolving filter terms, read once per database build (only ever read, never changed)."""
+    if name not in VOCAB_TABLE:
+        raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
+    return _cached(conn, f"vocab:{name}", lambda: _load_vocabulary(conn, name))
+
+
 def vocabulary(name: str, db: str | None = None) -> Vocabulary:
     """A vocabulary as stored in the database (synonyms included), for resolving user input."""
-    if name not in schema.VOCAB_TABLES:
-        raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(schema.VOCAB_TABLES)}")
-    table = schema.VOCAB_TABLES[name].__table__
-    with connect(db).connect() as conn:
-        rows = conn.execute(select(table.c.slug, table.c.name, table.c.synonyms)).all()
-    return Vocabulary(name, {r.slug: Term(r.slug, r.name, json.loads(r.synonyms)) for r in rows})
+    if name not in VOCAB_TABLE:
+        raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
+    with _session(db) as conn:
+        return _load_vocabulary(conn, name)
 
 
 def _as_list(value: str | Iterable[str]) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _descendants(conn, slugs: list[str]) -> list[str]:  # noqa: ANN001
+def _descendants(conn: _Conn, slugs: list[str]) -> list[str]:
     """Architecture slugs plus every variant below them (stylegan -> stylegan2 -> stylegan2-ada)."""
-    arch = schema.Architecture.__table__
-    parent = dict(conn.execute(select(arch.c.slug, arch.c.family)).all())
+    parent = _cached(conn, "architecture-parents", lambda: dict(conn.all("SELECT slug, family FROM architecture")))
     out = set(slugs)
     changed = True
     while changed:
@@ -82,35 +310,38 @@ def _descendants(conn, slugs: list[str]) -> list[str]:  # noqa: ANN001
     return sorted(out)
 
 
-def _year_clause(year: int | tuple[int | None, int | None]):  # noqa: ANN202
-    p = schema.Paper.__table__
+def _year_clause(year: int | tuple[int | None, int | None]) -> tuple[str, dict[str, Any]]:
     if isinstance(year, int):
-        return p.c.year == year
+        return "year = :year", {"year": year}
     if isinstance(year, (tuple, list)) and len(year) == 2:
         lo, hi = year
-        return and_(p.c.year >= (lo if lo is not None else 0), p.c.year <= (hi if hi is not None else 9999))
+        return "year >= :year_lo AND year <= :year_hi", {"year_lo": lo if lo is not None else 0,
+                                                         "year_hi": hi if hi is not None else 9999}
     raise CatalogError(f"year must be a year or a (from, to) pair, got {year!r}")
 
 
-def _frame(conn, ids: Sequence[int], extra: dict[int, dict] | None = None) -> pd.DataFrame:  # noqa: ANN001
+def _paper_rows(conn: _Conn, ids: Sequence[int], extra: dict[int, dict] | None = None) -> Rows:
     """Paper rows with their authors and tags aggregated, in the order of `ids`."""
-    p = schema.Paper.__table__
+    extra_cols = list(next(iter((extra or {}).values()), {}).keys())
+    columns = PAPER_COLUMNS + extra_cols
+    ids = list(dict.fromkeys(ids))
     if not ids:
-        return pd.DataFrame(columns=PAPER_COLUMNS + list(next(iter((extra or {}).values()), {}).keys()))
-    ids = list(ids)
-    base = {r.id: dict(r._mapping) for r in conn.execute(select(*[c for c in p.c if c.name != "embedding"]).where(p.c.id.in_(ids)))}
+        return Rows(columns, [], "papers")
+    base: dict[int, dict[str, Any]] = {}
     lists: dict[str, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
-    a = schema.PaperAuthor.__table__
-    for r in conn.execute(select(a.c.paper_id, a.c.name).where(a.c.paper_id.in_(ids)).order_by(a.c.paper_id, a.c.position)):
-        lists["authors"][r.paper_id].append(r.name)
-    for vocab, link in schema.LINK_TABLES.items():
-        t = link.__table__
-        q = select(t.c.paper_id, t.c.term).where(t.c.paper_id.in_(ids), t.c.status == "verified").order_by(t.c.term)
-        for r in conn.execute(q):
-            lists[PLURAL[vocab]][r.paper_id].append(r.term)
-    e = schema.PaperEffect.__table__
-    for r in conn.execute(select(e.c.paper_id, e.c.text).where(e.c.paper_id.in_(ids)).order_by(e.c.id)):
-        lists["effects"][r.paper_id].append(r.text)
+    for chunk in _chunks(ids):
+        marks, params = _in("i", chunk)
+        names, rows = conn.columns(f"SELECT {', '.join(_PAPER_BASE)} FROM paper WHERE id IN ({marks})", params)
+        base.update((r[0], dict(zip(names, r))) for r in rows)
+        for pid, name in conn.all(f"SELECT paper_id, name FROM paperauthor WHERE paper_id IN ({marks}) "
+                                  "ORDER BY paper_id, position", params):
+            lists["authors"][pid].append(name)
+        union = " UNION ALL ".join(f"SELECT '{v}' AS vocab, paper_id, term FROM {LINK_TABLE[v]} "
+                                   f"WHERE paper_id IN ({marks}) AND status = 'verified'" for v in FILTERS)
+        for vocab, pid, term in conn.all(f"SELECT vocab, paper_id, term FROM ({union}) AS tags ORDER BY vocab, term", params):
+            lists[PLURAL[vocab]][pid].append(term)
+        for pid, txt in conn.all(f"SELECT paper_id, text FROM papereffect WHERE paper_id IN ({marks}) ORDER BY id", params):
+            lists["effects"][pid].append(txt)
     out = []
     for i in ids:
         row = {c: base[i].get(c) for c in PAPER_COLUMNS if c in base[i]}
@@ -119,68 +350,106 @@ def _frame(conn, ids: Sequence[int], extra: dict[int, dict] | None = None) -> pd
             row[col] = ", ".join(lists[col][i])
         row["effects"] = " | ".join(lists["effects"][i])
         row.update((extra or {}).get(i, {}))
-        out.append(row)
-    df = pd.DataFrame(out)
-    text_cols = [c for c in df.columns if c not in ("year", "score", "similarity")]
-    df[text_cols] = df[text_cols].fillna("")  # missing text is '', so rows print and compare plainly
-    df["year"] = df["year"].astype("Int64")
-    return df[[c for c in PAPER_COLUMNS + list(next(iter((extra or {}).values()), {}).keys()) if c in df.columns]]
+        out.append({c: row[c] for c in columns if c in row})
+    return Rows(columns, out, "papers")
+
+
+def papers_rows(organ=None, modality=None, task=None, architecture=None, loss=None, metric=None, dataset=None,  # noqa: ANN001
+                year: int | tuple[int | None, int | None] | None = None, kind: str | None = None,
+                include_proposed: bool = False, limit: int | None = None, db: str | None = None) -> Rows:
+    """`papers` as plain rows."""
+    given = {k: v for k, v in dict(organ=organ, modality=modality, task=task, architecture=architecture, loss=loss,
+                                   metric=metric, dataset=dataset).items() if v is not None}
+    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
+        raise CatalogError(f"limit must be a non-negative integer, got {limit!r}")
+    clauses: list[str] = []
+    tagged: list[str] = []
+    params: dict[str, Any] = {}
+    with _session(db) as conn:
+        for n, (vocab, value) in enumerate(given.items()):
+            voc = _vocabulary(conn, vocab)
+            slugs = [voc.resolve(v) for v in _as_list(value)]
+            if vocab == "architecture":
+                slugs = _descendants(conn, slugs)
+            slugs = list(dict.fromkeys(slugs))
+            marks, p = _in(f"t{n}_", slugs)
+            params |= p
+            status = "" if include_proposed else " AND status = 'verified'"
+            distinct = "DISTINCT " if len(slugs) > 1 else ""  # (paper_id, term) is the key: one term, one row per paper
+            tagged.append(f"(SELECT {distinct}paper_id FROM {LINK_TABLE[vocab]} WHERE term IN ({marks}){status})")
+        if year is not None:
+            c, p = _year_clause(year)
+            clauses.append(c)
+            params |= p
+        if kind is not None:
+            if kind not in ("review", "primary", "related"):
+                raise CatalogError(f"kind must be review, primary or related, got {kind!r}")
+            clauses.append("kind = :kind")
+            params["kind"] = kind
+        # tag filters as joins of their paper ids: the planner starts from the rarest term and probes the covering
+        # (term, status, paper_id) indexes of the others (bench/catalog_scale.py: ~3x faster than id IN (...) AND ...)
+        src = "paper"
+        if tagged:
+            src = " JOIN ".join(f"{t} t{i}" + (f" ON t{i}.paper_id = t0.paper_id" if i else "") for i, t in enumerate(tagged))
+            src += " JOIN paper ON paper.id = t0.paper_id"
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        lim = f" LIMIT {int(limit)}" if limit is not None else ""
+        sql = f"SELECT paper.id FROM {src}{where} ORDER BY paper.year DESC, paper.title, paper.id{lim}"
+        ids = [r[0] for r in conn.all(sql, params)]
+        return _paper_rows(conn, ids)
 
 
 def papers(organ=None, modality=None, task=None, architecture=None, loss=None, metric=None, dataset=None,  # noqa: ANN001
            year: int | tuple[int | None, int | None] | None = None, kind: str | None = None,
-           include_proposed: bool = False, db: str | None = None) -> pd.DataFrame:
+           include_proposed: bool = False, db: str | None = None, limit: int | None = None) -> "pd.DataFrame":
     """Papers matching every given filter (a filter given a list matches any of its terms); synonyms resolve.
 
-    e.g. papers(organ="chest", modality="CT", loss="wasserstein", year=(2019, 2021)).
+    Newest first; `limit` keeps the first N. e.g. papers(organ="chest", modality="CT", loss="wasserstein", year=(2019, 2021)).
     """
-    p = schema.Paper.__table__
-    engine = connect(db)
-    given = {k: v for k, v in dict(organ=organ, modality=modality, task=task, architecture=architecture, loss=loss,
-                                   metric=metric, dataset=dataset).items() if v is not None}
-    clauses = []
-    with engine.connect() as conn:
-        for vocab, value in given.items():
-            voc = vocabulary(vocab, db)
-            slugs = [voc.resolve(v) for v in _as_list(value)]
-            if vocab == "architecture":
-                slugs = _descendants(conn, slugs)
-            t = schema.LINK_TABLES[vocab].__table__
-            sub = select(t.c.paper_id).where(t.c.term.in_(slugs))
-            if not include_proposed:
-                sub = sub.where(t.c.status == "verified")
-            clauses.append(p.c.id.in_(sub))
-        if year is not None:
-            clauses.append(_year_clause(year))
-        if kind is not None:
-            if kind not in ("review", "primary", "related"):
-                raise CatalogError(f"kind must be review, primary or related, got {kind!r}")
-            clauses.append(p.c.kind == kind)
-        ids = [r[0] for r in conn.execute(select(p.c.id).where(*clauses).order_by(p.c.year.desc(), p.c.title))]
-        return _frame(conn, ids)
+    return papers_rows(organ=organ, modality=modality, task=task, architecture=architecture, loss=loss, metric=metric,
+                       dataset=dataset, year=year, kind=kind, include_proposed=include_proposed, limit=limit,
+                       db=db).to_frame()
 
 
-def stats(by: str = "organ", db: str | None = None) -> pd.DataFrame:
-    """Number of papers per organ, modality, task, architecture, loss, metric, dataset, year, kind or venue."""
+def _has_table(conn: _Conn, name: str) -> bool:
+    if conn.dialect == "sqlite":
+        return bool(conn.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n", {"n": name}))
+    if conn.dialect == "postgresql":
+        return bool(conn.all("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = :n AND schemaname = ANY(current_schemas(false))",
+                             {"n": name}))
+    return False
+
+
+def live_stats_sql(by: str) -> str:
+    """The counting query of stats(by); the build stores its result in `paperstat` (catalog/indexes.py)."""
+    if by in FILTERS:
+        return (f"SELECT v.slug, v.name, count(DISTINCT t.paper_id) AS papers FROM {VOCAB_TABLE[by]} v "
+                f"JOIN {LINK_TABLE[by]} t ON t.term = v.slug AND t.status = 'verified' "
+                "GROUP BY v.slug, v.name ORDER BY papers DESC, v.slug")
+    if by in STATS_BY:
+        return f"SELECT {by}, count(*) AS papers FROM paper WHERE {by} IS NOT NULL GROUP BY {by} ORDER BY papers DESC, {by}"
+    raise CatalogError(f"stats by {by!r} is not available; choose from {', '.join(STATS_BY)}")
+
+
+def stats_rows(by: str = "organ", db: str | None = None) -> Rows:
+    """`stats` as plain rows."""
     if by not in STATS_BY:
         raise CatalogError(f"stats by {by!r} is not available; choose from {', '.join(STATS_BY)}")
-    p = schema.Paper.__table__
-    with connect(db).connect() as conn:
-        if by in FILTERS:
-            t = schema.LINK_TABLES[by].__table__
-            v = schema.VOCAB_TABLES[by].__table__
-            q = (select(v.c.slug.label(by), v.c.name, func.count(func.distinct(t.c.paper_id)).label("papers"))
-                 .join(t, and_(t.c.term == v.c.slug, t.c.status == "verified"))
-                 .group_by(v.c.slug, v.c.name).order_by(text("papers DESC"), v.c.slug))
+    cols = [by, "name", "papers"] if by in FILTERS else [by, "papers"]
+    with _session(db) as conn:
+        if _has_table(conn, "paperstat"):  # counts stored by the build (catalog/indexes.py): no scan of the link tables
+            rows = conn.all("SELECT value, name, papers FROM paperstat WHERE by_name = :by ORDER BY position", {"by": by})
+            rows = [r if by in FILTERS else (int(r[0]) if by == "year" else r[0], r[2]) for r in rows]
         else:
-            col = getattr(p.c, by)
-            q = (select(col.label(by), func.count().label("papers")).where(col.is_not(None))
-                 .group_by(col).order_by(text("papers DESC"), col))
-        df = pd.DataFrame(conn.execute(q).all())
-    if df.empty:
-        return pd.DataFrame(columns=[by, "papers"])
-    df.columns = [by, "name", "papers"] if by in FILTERS else [by, "papers"]
-    return df.reset_index(drop=True)
+            rows = conn.all(live_stats_sql(by))
+    if not rows:
+        return Rows([by, "papers"], [])
+    return Rows(cols, [dict(zip(cols, r)) for r in rows])
+
+
+def stats(by: str = "organ", db: str | None = None) -> "pd.DataFrame":
+    """Number of papers per organ, modality, task, architecture, loss, metric, dataset, year, kind or venue."""
+    return stats_rows(by, db).to_frame().reset_index(drop=True)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -195,50 +464,59 @@ def _fts_terms(query: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(query)][:32]
 
 
-def search(query: str, limit: int = 20, db: str | None = None) -> pd.DataFrame:
-    """Full-text search over titles and abstracts, best first; every word also matches as a prefix ('cycle*')."""
+def search_rows(query: str, limit: int = 20, db: str | None = None) -> Rows:
+    """`search` as plain rows."""
     words = _fts_terms(query)
     if not words:
-        return pd.DataFrame(columns=PAPER_COLUMNS + ["score"])
-    engine = connect(db)
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
+        return Rows(PAPER_COLUMNS + ["score"], [], "papers")
+    with _session(db) as conn:
+        if conn.dialect == "sqlite":
             match = " OR ".join(f'"{w}"*' for w in words)  # each word quoted: a phrase prefix, never an operator
-            rows = conn.execute(text("SELECT rowid, -bm25(paper_fts, 10.0, 1.0) AS score FROM paper_fts "
-                                     "WHERE paper_fts MATCH :m ORDER BY score DESC LIMIT :k"), {"m": match, "k": limit}).all()
-        elif conn.dialect.name == "postgresql":
-            from catalog.builder import PG_TSVECTOR
-
+            rows = conn.all("SELECT rowid, -bm25(paper_fts, 10.0, 1.0) AS score FROM paper_fts "
+                            "WHERE paper_fts MATCH :m ORDER BY score DESC LIMIT :k", {"m": match, "k": limit})
+        elif conn.dialect == "postgresql":
             tsq = " | ".join(f"{re.sub(r'[^0-9a-z_]', '', w)}:*" for w in words if re.sub(r"[^0-9a-z_]", "", w))
             if not tsq:
-                return pd.DataFrame(columns=PAPER_COLUMNS + ["score"])
-            rows = conn.execute(text(f"SELECT id, ts_rank({PG_TSVECTOR}, to_tsquery('english', :q)) AS score FROM paper "
-                                     f"WHERE {PG_TSVECTOR} @@ to_tsquery('english', :q) ORDER BY score DESC, id LIMIT :k"),
-                                {"q": tsq, "k": limit}).all()
+                return Rows(PAPER_COLUMNS + ["score"], [], "papers")
+            # the stored column (catalog/builder.py) holds exactly PG_TSVECTOR; older databases index the expression
+            vec = "fts" if _cached(conn, "pg-fts-column", lambda: bool(conn.all(
+                "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper' AND column_name = 'fts' "
+                "AND table_schema = ANY(current_schemas(false))"))) else _pg_tsvector()
+            rows = conn.all(f"SELECT id, ts_rank({vec}, to_tsquery('english', :q)) AS score FROM paper "
+                            f"WHERE {vec} @@ to_tsquery('english', :q) ORDER BY score DESC, id LIMIT :k",
+                            {"q": tsq, "k": limit})
         else:
-            raise CatalogError(f"full-text search is not available on {conn.dialect.name}")
-        return _frame(conn, [r[0] for r in rows], {r[0]: {"score": round(float(r[1]), 4)} for r in rows})
+            raise CatalogError(f"full-text search is not available on {conn.dialect}")
+        return _paper_rows(conn, [r[0] for r in rows], {r[0]: {"score": round(float(r[1]), 4)} for r in rows})
 
 
-def _paper_id(conn, doi: str) -> int:  # noqa: ANN001
-    p = schema.Paper.__table__
+def _pg_tsvector() -> str:
+    from catalog.builder import PG_TSVECTOR
+
+    return PG_TSVECTOR
+
+
+def search(query: str, limit: int = 20, db: str | None = None) -> "pd.DataFrame":
+    """Full-text search over titles and abstracts, best first; every word also matches as a prefix ('cycle*')."""
+    return search_rows(query, limit, db).to_frame()
+
+
+def _paper_id(conn: _Conn, doi: str) -> int:
     try:
         d = normalise_doi(doi)
     except ValueError as e:
         raise CatalogError(str(e)) from None
-    row = conn.execute(select(p.c.id).where(p.c.doi == d)).first()
-    if row is None:
+    rows = conn.all("SELECT id FROM paper WHERE doi = :d", {"d": d})
+    if not rows:
         raise CatalogError(f"no paper with DOI {d} in the catalog")
-    return row[0]
+    return rows[0][0]
 
 
-def similar(text_or_doi: str, k: int = 10, db: str | None = None) -> pd.DataFrame:
-    """Papers closest in meaning (cosine of MiniLM embeddings) to a catalog paper's DOI or to free text."""
-    p = schema.Paper.__table__
-    with connect(db).connect() as conn:
-        rows = conn.execute(select(p.c.id, p.c.embedding).where(p.c.embedding.is_not(None))).all()
-        ids = np.array([r[0] for r in rows])
-        mat = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+def similar_rows(text_or_doi: str, k: int = 10, db: str | None = None) -> Rows:
+    """`similar` as plain rows."""
+    import numpy as np
+
+    with _session(db) as conn:
         try:
             normalise_doi(text_or_doi)
             is_doi = True
@@ -246,48 +524,74 @@ def similar(text_or_doi: str, k: int = 10, db: str | None = None) -> pd.DataFram
             is_doi = False
         if is_doi:
             pid = _paper_id(conn, text_or_doi)
-            q = mat[np.where(ids == pid)[0][0]]
         else:
             if not str(text_or_doi).strip():
                 raise CatalogError("similar() needs a DOI or some text")
+            pid = None
+        from catalog import ann
+
+        index = ann.load(conn)
+        if is_doi:
+            q = ann.vector_of(conn, pid)
+        else:
             from catalog.embed import embed
 
-            q, pid = embed([str(text_or_doi)[:5000]])[0], None
-        scores = mat @ q
-        order = [i for i in np.argsort(-scores) if ids[i] != pid][:k]
-        return _frame(conn, [int(ids[i]) for i in order], {int(ids[i]): {"similarity": round(float(scores[i]), 4)} for i in order})
+            q = embed([str(text_or_doi)[:5000]])[0]
+        if index is not None and q is not None:
+            ids, scores = ann.search(conn, index, q, k, exclude=pid)
+        else:  # exact scan: every stored vector
+            rows = conn.all("SELECT id, embedding FROM paper WHERE embedding IS NOT NULL")
+            all_ids = np.array([r[0] for r in rows])
+            mat = np.frombuffer(b"".join(bytes(r[1]) for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if is_doi:
+                q = mat[np.where(all_ids == pid)[0][0]]
+            sc = mat @ q
+            order = [i for i in np.argsort(-sc) if all_ids[i] != pid][:k]
+            ids, scores = [int(all_ids[i]) for i in order], [float(sc[i]) for i in order]
+        return _paper_rows(conn, ids, {i: {"similarity": round(float(s), 4)} for i, s in zip(ids, scores)})
 
 
-def related(doi: str, db: str | None = None) -> pd.DataFrame:
+def similar(text_or_doi: str, k: int = 10, db: str | None = None) -> "pd.DataFrame":
+    """Papers closest in meaning (cosine of MiniLM embeddings) to a catalog paper's DOI or to free text."""
+    return similar_rows(text_or_doi, k, db).to_frame()
+
+
+def related(doi: str, db: str | None = None) -> "pd.DataFrame":
     """The paper's neighbours in the citation/similarity graph: relation, direction, DOI, title, year."""
-    p, r = schema.Paper.__table__, schema.PaperRelation.__table__
-    with connect(db).connect() as conn:
+    import pandas as pd
+
+    with _session(db) as conn:
         pid = _paper_id(conn, doi)
         out = []
-        for other_col, self_col, direction in ((r.c.target_id, r.c.source_id, "out"), (r.c.source_id, r.c.target_id, "in")):
-            q = (select(r.c.kind, p.c.doi, p.c.title, p.c.year, p.c.kind.label("paper_kind"))
-                 .join(p, p.c.id == other_col).where(self_col == pid))
-            for row in conn.execute(q):
-                rel = row.kind if row.kind == "similar" else ("cites" if direction == "out" else "cited by")
-                out.append({"relation": rel, "doi": row.doi, "title": row.title, "year": row.year, "kind": row.paper_kind})
+        for other, me, direction in (("target_id", "source_id", "out"), ("source_id", "target_id", "in")):
+            q = (f"SELECT r.kind, p.doi, p.title, p.year, p.kind AS paper_kind FROM paperrelation r "
+                 f"JOIN paper p ON p.id = r.{other} WHERE r.{me} = :pid")
+            for kind, pdoi, title, pyear, paper_kind in conn.all(q, {"pid": pid}):
+                rel = kind if kind == "similar" else ("cites" if direction == "out" else "cited by")
+                out.append({"relation": rel, "doi": pdoi, "title": title, "year": pyear, "kind": paper_kind})
     df = pd.DataFrame(out, columns=["relation", "doi", "title", "year", "kind"])
     return df.sort_values(["relation", "year"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
-def provenance(key_or_doi: str, db: str | None = None) -> pd.DataFrame:
+def provenance(key_or_doi: str, db: str | None = None) -> "pd.DataFrame":
     """Every field of a paper (by key or DOI) or dataset (by slug) with the source that confirms it and when."""
-    pv, p = schema.Provenance.__table__, schema.Paper.__table__
-    with connect(db).connect() as conn:
+    import datetime as dt
+
+    import pandas as pd
+
+    with _session(db) as conn:
         key = key_or_doi
         try:
             d = normalise_doi(key_or_doi)
-            row = conn.execute(select(p.c.key).where(p.c.doi == d)).first()
-            key = row[0] if row else key
+            rows = conn.all("SELECT key FROM paper WHERE doi = :d", {"d": d})
+            key = rows[0][0] if rows else key
         except ValueError:
             pass
-        q = (select(pv.c.entity, pv.c.entity_key, pv.c.field, pv.c.source, pv.c.checked)
-             .where(pv.c.entity_key == key).order_by(pv.c.field, pv.c.source))
-        df = pd.DataFrame(conn.execute(q).all(), columns=["entity", "key", "field", "source", "checked"])
+        rows = conn.all("SELECT entity, entity_key, field, source, checked FROM provenance WHERE entity_key = :k "
+                        "ORDER BY field, source", {"k": key})
+    if conn.dialect == "sqlite":  # SQLAlchemy's Date type reads SQLite's ISO text as datetime.date
+        rows = [(*r[:4], dt.date.fromisoformat(r[4]) if isinstance(r[4], str) else r[4]) for r in rows]
+    df = pd.DataFrame(rows, columns=["entity", "key", "field", "source", "checked"])
     if df.empty:
         raise CatalogError(f"no paper or dataset {key_or_doi!r} in the catalog")
     return df

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from catalog.errors import CatalogError, RecordError, UnknownTermError
 from catalog.vocab import DATA_DIR, Vocabulary
@@ -102,6 +101,8 @@ class DatasetRecord:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml  # on use: queries never read YAML
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as e:

@@ -149,6 +149,28 @@ class Meta(SQLModel, table=True):
     value: str
 
 
+class Evaluation(SQLModel, table=True):
+    """One measured figure of a zoo model, or of a real-data floor or baseline (reproductions/results/evaluations.jsonl)."""
+
+    id: Optional[int] = Field(default=None, primary_key=True)
+    model_id: str = Field(index=True)
+    dataset: str = Field(index=True)
+    kind: str  # model | floor | baseline
+    metric: str = Field(index=True)
+    value: float
+    n: int
+    n_real: Optional[int] = None
+    seed: int
+    features: Optional[str] = None
+    reference: Optional[str] = None
+    commit: Optional[str] = None
+    hardware: Optional[str] = None
+    seconds: Optional[float] = None
+    command: Optional[str] = None
+    recorded_at: Optional[str] = None
+    facts: str = "{}"  # JSON object of the row's further facts (feature weights sha256, KID subset size, recipe)
+
+
 VOCAB_TABLES: dict[str, type[VocabTerm]] = {
     "organ": Organ, "modality": Modality, "task": Task, "architecture": Architecture,
     "loss": Loss, "metric": Metric, "dataset": Dataset,

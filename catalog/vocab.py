@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from catalog.errors import CatalogError, UnknownTermError
 
@@ -58,6 +57,8 @@ class Vocabulary:
 
 def load_vocabulary(name: str, data_dir: Path = DATA_DIR) -> Vocabulary:
     """Read vocab/<name>.yaml."""
+    import yaml  # on use: queries never read YAML
+
     path = data_dir / "vocab" / f"{name}.yaml"
     rows = yaml.safe_load(path.read_text(encoding="utf-8")) or []
     terms: dict[str, Term] = {}

@@ -127,10 +127,12 @@ def translate_cmd(model_id: str, images: list[Path], out: Path = typer.Option(..
 
 def main() -> None:
     """Entry point: user errors print one clear line and exit with status 2, never a traceback."""
+    from catalog.cli import fast_main
     from catalog.errors import CatalogError
 
     try:
-        app()
+        if not fast_main(sys.argv[1:]):  # plain catalog queries skip typer's pydantic-based parsing (bench/loading.py)
+            app()
     except (CatalogError, ValueError, KeyError, FileNotFoundError, FileExistsError, PermissionError, TypeError) as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else e
         print(f"error: {msg}", file=sys.stderr)

@@ -12,9 +12,10 @@ import re
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported on use: `medzoo` catalog commands never need it
+    import pandas as pd
 
 ZOO_DIR = Path(__file__).resolve().parent
 
@@ -113,8 +114,10 @@ def get(model_id: str) -> ModelEntry:
     raise UnknownModelError(f"unknown model {model_id!r}.{hint} `medzoo models` lists the {len(known)} registered models.")
 
 
-def list_models(**filters: str | None) -> pd.DataFrame:
+def list_models(**filters: str | None) -> "pd.DataFrame":
     """Registered models as a DataFrame, filtered by family, dataset, organ, modality and task (case-insensitive)."""
+    import pandas as pd
+
     unknown = set(filters) - set(FILTERS)
     if unknown:
         raise ValueError(f"unknown filter {sorted(unknown)[0]!r}; filter by {', '.join(FILTERS)}")
@@ -128,7 +131,7 @@ def list_models(**filters: str | None) -> pd.DataFrame:
     return df[cols].sort_values("model_id").reset_index(drop=True)
 
 
-def models_for(doi: str) -> pd.DataFrame:
+def models_for(doi: str) -> "pd.DataFrame":
     """Models that reproduce the paper with this DOI."""
     d = str(doi).strip().lower().removeprefix("https://doi.org/")
     df = list_models()

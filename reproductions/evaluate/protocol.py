@@ -46,7 +46,9 @@ class Plan:
     facts: dict[str, Any] = field(default_factory=dict)
 
 
-def _real_splits(info: DatasetInfo, splits: tuple[str, ...], data_dir: str | os.PathLike | None, model_id: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def _real_splits(info: DatasetInfo, splits: tuple[str, ...], data_dir: str | os.PathLike | None,
+                 model_id: str) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """The real splits an evaluation compares with; a missing one is an EvaluationError naming it."""
     out = {}
     for split in splits:
         try:
@@ -173,7 +175,8 @@ def _generate(p: Plan) -> torch.Tensor:
     return torch.cat(images)
 
 
-def _classifier_scores(p: Plan, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor, recipe: Recipe) -> dict[str, float]:
+def _classifier_scores(p: Plan, x: torch.Tensor, y: torch.Tensor, val_x: torch.Tensor, val_y: torch.Tensor,
+                       recipe: Recipe) -> dict[str, float]:
     """CAS-style scores: the recipe trained on (x, y), early-stopped on (val_x, val_y), tested on the real test split."""
     model, _ = train_classifier(x, y, len(p.info.class_names), val_x, val_y, recipe, p.seed)
     s = scores(predict_proba(model, p.real["test"][0]), p.real["test"][1].numpy())

@@ -24,13 +24,25 @@ def register_arch(name: str) -> Callable[[T], T]:
 
 def get_arch(name: str) -> type:
     """The class registered as `name`; a clear error with close matches otherwise."""
-    _import_all()
+    if name not in ARCHS:
+        _import_one(name)  # zoo/archs/<name>.py: loading a DCGAN never imports timm (features.py) and the rest
+    if name not in ARCHS:
+        _import_all()
     try:
         return ARCHS[name]
     except KeyError:
         close = difflib.get_close_matches(name, ARCHS, n=3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown architecture {name!r}{hint} (known: {', '.join(sorted(ARCHS))})") from None
+
+
+def _import_one(name: str) -> None:
+    """Import zoo/archs/<name>.py when such a module exists (most archs live in the module of their name)."""
+    import importlib
+    import pkgutil
+
+    if isinstance(name, str) and name.isidentifier() and any(m.name == name for m in pkgutil.iter_modules(__path__)):
+        importlib.import_module(f"{__name__}.{name}")
 
 
 def _import_all() -> None:

@@ -1,0 +1,1 @@
+"""medzoo benchmarks (see bench/README.md)."""

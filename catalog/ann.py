@@ -1,0 +1,193 @@
+"""Approximate nearest neighbours for `similar()` on large catalogs: a coarse k-means (IVF) index in NumPy, in the DB.
+
+The catalog's vectors are unit-length MiniLM embeddings, so cosine is a dot product. The index partitions them
+into `nlist` lists around spherical k-means centroids; a query scores the centroids, reads the `nprobe` closest
+lists (their ids and int8 copies of their vectors, one row each), keeps the best candidates and re-scores
+those with the exact float32 vectors of the paper table, so every reported similarity is exact and only recall
+is approximate (bench/catalog_scale.py measures it against the exact scan).
+
+Tables: `paperann_centroids` (one row: dim, nlist, nprobe, papers, centroids as float32 bytes) and
+`paperann` (list_id, size, ids as int64 bytes, vecs as int8 bytes: round(v * scale), one scale for the index). A catalog smaller than `MIN_PAPERS` gets no
+index, and `similar()` scans every vector exactly, as before.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+MIN_PAPERS = 50_000  # below this the exact scan is fast (a few ms per 10k vectors) and exact
+_cache: dict[tuple, "Index"] = {}
+_lock = threading.Lock()
+
+
+@dataclass
+class Index:
+    centroids: np.ndarray  # (nlist, dim) float32, unit length
+    nprobe: int
+    papers: int
+    scale: float  # int8 codes are round(v * scale)
+
+
+def default_nlist(n: int) -> int:
+    """Lists for n vectors: about sqrt(n) / 4 (1M -> 250), so probing 8 lists reads ~3% of the vectors."""
+    return int(max(1, min(4096, round(np.sqrt(n) / 4))))
+
+
+def kmeans(x: np.ndarray, k: int, iters: int = 12, seed: int = 0, sample: int = 64) -> np.ndarray:
+    """Spherical k-means on at most `sample` x k random rows of unit vectors x: unit-length centroids (k, dim)."""
+    rng = np.random.default_rng(seed)
+    n = len(x)
+    take = rng.choice(n, size=min(n, sample * k), replace=False) if n > sample * k else np.arange(n)
+    s = np.ascontiguousarray(x[take], dtype=np.float32)
+    cent = s[rng.choice(len(s), size=k, replace=False)].copy()
+    for _ in range(iters):
+        assign = assign_lists(s, cent)
+        sums = np.zeros_like(cent)
+        np.add.at(sums, assign, s)
+        counts = np.bincount(assign, minlength=k)
+        empty = counts == 0
+        if empty.any():  # restart empty lists on random points
+            sums[empty] = s[rng.choice(len(s), size=int(empty.sum()), replace=False)]
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        cent = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+    return cent
+
+
+def assign_lists(x: np.ndarray, centroids: np.ndarray, chunk: int = 32768) -> np.ndarray:
+    """Index of the closest centroid (largest dot product) of every row of x."""
+    out = np.empty(len(x), dtype=np.int64)
+    for i in range(0, len(x), chunk):
+        out[i : i + chunk] = np.argmax(x[i : i + chunk] @ centroids.T, axis=1)
+    return out
+
+
+def build_from_arrays(conn: Any, ids: np.ndarray, vecs: np.ndarray, nlist: int | None = None, nprobe: int | None = None,
+                      seed: int = 0) -> dict[str, Any]:
+    """Write the index of (ids, unit vectors) through an SQLAlchemy connection, replacing any previous one."""
+    from sqlalchemy import text
+
+    ids = np.asarray(ids, dtype=np.int64)
+    vecs = np.asarray(vecs, dtype=np.float32)
+    nlist = nlist or default_nlist(len(ids))
+    nprobe = nprobe or max(4, min(nlist, nlist // 32 + 4))
+    cent = kmeans(vecs, nlist, seed=seed)
+    assign = assign_lists(vecs, cent)
+    order = np.argsort(assign, kind="stable")
+    bounds = np.searchsorted(assign[order], np.arange(nlist + 1))
+    drop(conn)
+    blob = "BYTEA" if conn.dialect.name == "postgresql" else "BLOB"
+    conn.execute(text(f"CREATE TABLE paperann_centroids (id INTEGER PRIMARY KEY, dim INTEGER NOT NULL, nlist INTEGER NOT NULL, "
+                      f"nprobe INTEGER NOT NULL, papers INTEGER NOT NULL, scale FLOAT NOT NULL, centroids {blob} NOT NULL)"))
+    conn.execute(text(f"CREATE TABLE paperann (list_id INTEGER PRIMARY KEY, size INTEGER NOT NULL, ids {blob} NOT NULL, "
+                      f"vecs {blob} NOT NULL)"))
+    if conn.dialect.name == "postgresql":  # int8 codes hardly compress: skip pglz, store out of line
+        conn.execute(text("ALTER TABLE paperann ALTER COLUMN ids SET STORAGE EXTERNAL, ALTER COLUMN vecs SET STORAGE EXTERNAL"))
+    scale = 127.0 / max(float(np.abs(vecs).max()), 1e-12)
+    conn.execute(text("INSERT INTO paperann_centroids VALUES (0, :dim, :nlist, :nprobe, :papers, :s, :c)"),
+                 {"dim": vecs.shape[1], "nlist": nlist, "nprobe": nprobe, "papers": len(ids), "s": scale, "c": cent.tobytes()})
+    rows = []
+    for li in range(nlist):
+        sel = order[bounds[li] : bounds[li + 1]]
+        codes = np.clip(np.rint(vecs[sel] * scale), -127, 127).astype(np.int8)
+        rows.append({"l": li, "n": len(sel), "i": ids[sel].tobytes(), "v": codes.tobytes()})
+        if len(rows) >= 64:
+            conn.execute(text("INSERT INTO paperann VALUES (:l, :n, :i, :v)"), rows)
+            rows = []
+    if rows:
+        conn.execute(text("INSERT INTO paperann VALUES (:l, :n, :i, :v)"), rows)
+    sizes = np.diff(bounds)
+    return {"nlist": nlist, "nprobe": nprobe, "papers": int(len(ids)), "list_size_min": int(sizes.min()),
+            "list_size_max": int(sizes.max())}
+
+
+def build(conn: Any, min_papers: int = MIN_PAPERS, **kw: Any) -> dict[str, Any] | None:
+    """Index every stored embedding when the catalog has at least `min_papers` of them (else drop any index)."""
+    from sqlalchemy import text
+
+    n = conn.execute(text("SELECT count(*) FROM paper WHERE embedding IS NOT NULL")).scalar_one()
+    if n < min_papers:
+        drop(conn)
+        return None
+    ids, chunks = [], []
+    for pid, emb in conn.execute(text("SELECT id, embedding FROM paper WHERE embedding IS NOT NULL ORDER BY id")):
+        ids.append(pid)
+        chunks.append(bytes(emb))
+    vecs = np.frombuffer(b"".join(chunks), dtype=np.float32).reshape(len(ids), -1)
+    return build_from_arrays(conn, np.array(ids), vecs, **kw)
+
+
+def drop(conn: Any) -> None:
+    from sqlalchemy import text
+
+    conn.execute(text("DROP TABLE IF EXISTS paperann"))
+    conn.execute(text("DROP TABLE IF EXISTS paperann_centroids"))
+
+
+def load(conn: Any) -> Index | None:
+    """The index of the connected catalog (cached per database build), or None when it has none."""
+    try:
+        rows = conn.all("SELECT value FROM meta WHERE name = 'built_at'")
+    except Exception:  # noqa: BLE001 - a database without the meta table has no index either
+        rows = []
+    key = (conn.ident, rows[0][0] if rows else None)
+    with _lock:
+        if key in _cache:
+            return _cache[key]
+    from catalog.query import _has_table
+
+    if not _has_table(conn, "paperann_centroids"):
+        return None
+    dim, nlist, nprobe, papers, scale, cent = conn.all("SELECT dim, nlist, nprobe, papers, scale, centroids FROM paperann_centroids")[0]
+    index = Index(np.frombuffer(bytes(cent), dtype=np.float32).reshape(nlist, dim), int(nprobe), int(papers), float(scale))
+    with _lock:
+        if len(_cache) > 8:
+            _cache.clear()
+        _cache[key] = index
+    return index
+
+
+def vector_of(conn: Any, pid: int) -> np.ndarray | None:
+    rows = conn.all("SELECT embedding FROM paper WHERE id = :p", {"p": pid})
+    if not rows or rows[0][0] is None:
+        return None
+    return np.frombuffer(bytes(rows[0][0]), dtype=np.float32)
+
+
+def search(conn: Any, index: Index, q: np.ndarray, k: int, exclude: int | None = None, nprobe: int | None = None,
+           rerank: int | None = None) -> tuple[list[int], list[float]]:
+    """The k best (ids, exact cosines) among the vectors of the nprobe lists closest to q."""
+    from catalog.query import _in
+
+    q = np.asarray(q, dtype=np.float32)
+    probe = np.argsort(-(index.centroids @ q))[: nprobe or index.nprobe]
+    marks, params = _in("l", [int(x) for x in probe])
+    ids_parts, vec_parts = [], []
+    for ids_b, vecs_b in conn.all(f"SELECT ids, vecs FROM paperann WHERE list_id IN ({marks})", params):
+        ids_parts.append(np.frombuffer(bytes(ids_b), dtype=np.int64))
+        vec_parts.append(np.frombuffer(bytes(vecs_b), dtype=np.int8))
+    if not ids_parts:
+        return [], []
+    cand = np.concatenate(ids_parts)
+    approx = np.concatenate(vec_parts).reshape(len(cand), -1).astype(np.float32) @ q  # ranking only: scale not needed
+    if exclude is not None:
+        approx[cand == exclude] = -np.inf
+    r = min(len(cand), max(rerank or 0, 10 * k, 100))
+    top = np.argpartition(-approx, r - 1)[:r] if r < len(cand) else np.arange(len(cand))
+    top = top[np.isfinite(approx[top])]
+    exact = _exact(conn, [int(i) for i in cand[top]], q)
+    best = sorted(exact.items(), key=lambda kv: -kv[1])[:k]
+    return [i for i, _ in best], [s for _, s in best]
+
+
+def _exact(conn: Any, ids: Sequence[int], q: np.ndarray) -> dict[int, float]:
+    from catalog.query import _chunks, _in
+
+    out: dict[int, float] = {}
+    for chunk in _chunks(list(ids)):
+        marks, params = _in("i", chunk)
+        for pid, emb in conn.all(f"SELECT id, embedding FROM paper WHERE id IN ({marks})", params):
+            out[int(pid)] = float(np.frombuffer(bytes(emb), dtype=np.float32) @ q)
+    return out

@@ -1,0 +1,54 @@
+"""What a build adds after the rows are written, so queries stay fast on large catalogs (bench/catalog_scale.py).
+
+- `paperstat`: the result of every `stats(by=...)`, computed with the same SQL `stats()` runs on a database
+  without it; the catalog is only ever written by a build, so the stored counts are always those of the rows.
+- covering indexes (term, status, paper_id) on the tag link tables: filters and counts read the index only.
+- an index on paper (year, title): `papers(..., limit=N)` walks papers newest first and stops after N.
+- the IVF index of `catalog.ann` for `similar()`, only when the catalog has at least `ann.MIN_PAPERS` vectors.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+STAT_TABLE = "paperstat"
+
+
+def stats_table(conn: Any) -> int:
+    """(Re)create `paperstat` from the live counts; returns the number of rows stored."""
+    from sqlalchemy import text
+
+    from catalog.query import FILTERS, STATS_BY, live_stats_sql
+
+    conn.execute(text(f"DROP TABLE IF EXISTS {STAT_TABLE}"))
+    conn.execute(text(f"CREATE TABLE {STAT_TABLE} (by_name VARCHAR NOT NULL, position INTEGER NOT NULL, value VARCHAR, "
+                      "name VARCHAR, papers INTEGER NOT NULL, PRIMARY KEY (by_name, position))"))
+    rows = []
+    for by in STATS_BY:
+        for i, r in enumerate(conn.execute(text(live_stats_sql(by))).all()):
+            rows.append({"b": by, "p": i, "v": None if r[0] is None else str(r[0]),
+                         "n": r[1] if by in FILTERS else None, "c": int(r[-1])})
+    if rows:
+        conn.execute(text(f"INSERT INTO {STAT_TABLE} (by_name, position, value, name, papers) VALUES (:b, :p, :v, :n, :c)"),
+                     rows)
+    return len(rows)
+
+
+def covering_indexes(conn: Any) -> None:
+    from sqlalchemy import text
+
+    from catalog.query import FILTERS, LINK_TABLE
+
+    for vocab in FILTERS:
+        t = LINK_TABLE[vocab]
+        conn.execute(text(f"CREATE INDEX IF NOT EXISTS ix_{t}_term_status_paper ON {t} (term, status, paper_id)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_paper_year_title ON paper (year, title)"))
+
+
+def finish(conn: Any, ann_min_papers: int | None = None) -> dict[str, Any]:
+    """Everything above, inside the build's transaction."""
+    from catalog import ann
+
+    covering_indexes(conn)
+    n = stats_table(conn)
+    index = ann.build(conn, min_papers=ann.MIN_PAPERS if ann_min_papers is None else ann_min_papers)
+    return {"stat_rows": n, "ann": index}

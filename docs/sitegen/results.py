@@ -1,0 +1,33 @@
+"""Measured figures from the database's evaluation table, ranked by the rules of `medzoo leaderboard`."""
+from __future__ import annotations
+
+import pandas as pd
+
+from reproductions.evaluate.cards import latest
+from reproductions.evaluate.leaderboard import LOWER_IS_BETTER
+
+BOARD = ["dataset", "metric", "features", "reference"]  # rows are comparable only within one of these
+SHOWN = ["kind", "value", "n", "n_real", "seed"]
+
+
+def current(evaluations: pd.DataFrame) -> pd.DataFrame:
+    """The latest row of every figure (model, metric, features, reference, seed); empty when nothing is measured."""
+    if evaluations.empty:
+        return pd.DataFrame(columns=["model_id", *BOARD, *SHOWN])
+    return latest(evaluations).reset_index(drop=True)
+
+
+def boards(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
+    """One table per dataset, metric, feature space and reference set, best first; only models are ranked."""
+    out = []
+    for key, group in rows.fillna({"features": "", "reference": ""}).groupby(BOARD, sort=True):
+        ranked = group.sort_values("value", ascending=key[1] in LOWER_IS_BETTER, kind="stable").reset_index(drop=True)
+        is_model = ranked["kind"] == "model"
+        ranked["rank"] = is_model.cumsum().where(is_model).astype("Int64")
+        out.append((key, ranked))
+    return out
+
+
+def better(metric: str) -> str:
+    """'lower' or 'higher': which way the metric improves."""
+    return "lower" if metric in LOWER_IS_BETTER else "higher"

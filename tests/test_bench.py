@@ -1,0 +1,109 @@
+"""Smoke test of every benchmark script on tiny sizes (`--quick`): each runs, writes its JSON and prints its table."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+ENV_KEYS = {"machine", "cpu_count", "git_commit", "loadavg_start", "loadavg_end", "date"}
+
+
+def _result(out: Path, name: str) -> dict:
+    data = json.loads((out / f"{name}.json").read_text())
+    assert data["benchmark"].startswith(name.split("_")[0]) and ENV_KEYS <= set(data["environment"]), data["environment"]
+    assert data["table"]
+    return data
+
+
+def _data_present() -> bool:
+    from reproductions.common.data import resolve_data_dir
+
+    return (resolve_data_dir() / "pneumoniamnist.npz").is_file()
+
+
+def test_generation_quick(tiny_zoo, tmp_path, capsys):
+    from bench import generation
+
+    generation.main(["--quick", "--out", str(tmp_path), "--models", "dcgan.pneumoniamnist_28,pix2pix.pneumoniamnist_28_sr14"])
+    data = _result(tmp_path, "generation")
+    assert set(data["models"]) == {"dcgan.pneumoniamnist_28", "pix2pix.pneumoniamnist_28_sr14"}
+    cell = data["models"]["dcgan.pneumoniamnist_28"]["cells"]["8"]
+    assert cell["flops_per_image"] > 1e7 and all(x > 0 for x in cell["images_per_s"] + cell["fraction_of_limit"])
+    assert any(k.startswith("default") for k in data["models"]["dcgan.pneumoniamnist_28"]["variants"])
+    assert data["environment"]["torch"] and data["environment"]["torch_threads"] >= 1
+    assert "of limit" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _data_present(), reason="needs ../shared/data/pneumoniamnist.npz")
+def test_training_quick(tmp_path, capsys):
+    import torch
+
+    from bench import training
+
+    training.main(["--quick", "--out", str(tmp_path)])
+    data = _result(tmp_path, "training")
+    assert len(data["runs"]["medzoo"]) == len(data["runs"]["plain"]) == 1
+    assert all(r["loop_images_per_s"] > 0 for r in data["runs"]["medzoo"] + data["runs"]["plain"])
+    assert not torch.are_deterministic_algorithms_enabled()  # the benchmark leaves the process as it found it
+    assert "medzoo overhead" in capsys.readouterr().out
+
+
+def test_loading_quick(tiny_zoo, tmp_path, capsys):
+    from bench import loading
+
+    loading.main(["--quick", "--out", str(tmp_path), "--model", "dcgan.pneumoniamnist_28"])
+    data = _result(tmp_path, "loading")
+    assert data["torch_imported_by_cli"] is False
+    assert {"zoo.load (bundled)", "zoo.load (HF cache)"} <= set(data["runs"])
+    assert all(r["load_s"] > 0 for r in data["runs"]["zoo.load (HF cache)"])
+    assert "zoo.load" in capsys.readouterr().out
+
+
+def test_catalog_scale_quick(tmp_path, capsys):
+    from bench import catalog_scale
+
+    catalog_scale.main(["--quick", "--out", str(tmp_path)])
+    data = _result(tmp_path, "catalog_scale")
+    assert data["synthetic"] is True and data["size"] == 2000
+    q = data["backends"]["sqlite"]["queries"]
+    assert q["stats"]["rows"][0] > 0 and q["similar"]["rows"][0] == 10 and min(q["similar_recall_at_10"]) >= 0.5
+    assert q["filter"]["rows"] and q["search"]["p50_ms"] > 0
+    assert "SYNTHETIC" in capsys.readouterr().out
+
+
+def test_report_renders(tmp_path):
+    from bench import report
+
+    (tmp_path / "training.json").write_text(json.dumps({"benchmark": "training", "environment": {"machine": "m"},
+                                                         "table": [{"loop": "medzoo", "loop img/s": 1.5}]}))
+    text = report.render(tmp_path)
+    assert "## Training loop overhead" in text and "| medzoo | 1.500 |" in text
+
+
+def test_ann_matches_exact_scan_on_a_small_catalog(tmp_path):
+    """catalog/ann.py: the IVF index returns the exact neighbours when it probes every list, with exact scores."""
+    import numpy as np
+    from sqlalchemy import text
+
+    from catalog import ann, query
+    from catalog.builder import build
+
+    db = tmp_path / "c.db"
+    build(str(db))
+    exact = query.similar("10.1016/j.compbiomed.2022.105382", k=8, db=str(db))
+    from catalog.db import engine_for
+
+    engine = engine_for(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        rows = conn.execute(text("SELECT id, embedding FROM paper ORDER BY id")).all()
+        vecs = np.stack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+        info = ann.build_from_arrays(conn, np.array([r[0] for r in rows]), vecs, nlist=4, nprobe=4)
+    engine.dispose()
+    assert info["nlist"] == 4
+    approx = query.similar("10.1016/j.compbiomed.2022.105382", k=8, db=str(db))
+    assert approx.key.tolist() == exact.key.tolist() and approx.similarity.tolist() == exact.similarity.tolist()
