@@ -82,7 +82,7 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def environment(device: str, world: int) -> dict[str, Any]:
-    """Facts about where a run trains: hardware, torch version and the code's git commit."""
+    """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT without git)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -101,6 +101,7 @@ def environment(device: str, world: int) -> dict[str, Any]:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "reproductions", "zoo"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", ""
+    commit = commit or os.environ.get("MEDZOO_GIT_COMMIT", "")  # a copy of the code without .git (e.g. on a GPU host)
     return {"hardware": hw, "torch": torch.__version__, "git_commit": commit + ("+uncommitted-changes" if dirty else "")}
 
 
