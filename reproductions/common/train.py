@@ -82,7 +82,7 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def environment(device: str, world: int) -> dict[str, Any]:
-    """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT without git)."""
+    """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT overrides it)."""
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -101,7 +101,8 @@ def environment(device: str, world: int) -> dict[str, Any]:
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "reproductions", "zoo"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit, dirty = "", ""
-    commit = commit or os.environ.get("MEDZOO_GIT_COMMIT", "")  # a copy of the code without .git (e.g. on a GPU host)
+    if os.environ.get("MEDZOO_GIT_COMMIT"):  # a copy of the code whose .git is absent or stale (e.g. on a GPU host)
+        commit, dirty = os.environ["MEDZOO_GIT_COMMIT"], ""
     return {"hardware": hw, "torch": torch.__version__, "git_commit": commit + ("+uncommitted-changes" if dirty else "")}
 
 
