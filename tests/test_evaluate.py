@@ -19,7 +19,16 @@ from reproductions.evaluate.results import read_jsonl
 DCGAN, ACGAN, PIX = "dcgan.pneumoniamnist_28", "acgan.breastmnist_28", "pix2pix.pneumoniamnist_28_sr14"
 CYCLE = "cyclegan.pneumoniamnist_28_normal2pneumonia"
 FX, FX_ID = "medzoo-resnet18", "medzoo-resnet18.medmnist_28"
-TINY = classifier.Recipe(widths=(8, 8, 16, 16), max_epochs=2, min_steps_per_epoch=2, patience=1)
+TINY = classifier.Recipe(widths=(8, 8, 16, 16), max_epochs=1, min_steps_per_epoch=2, patience=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One torch thread: on a shared 2-core machine two threads run these small models several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -194,10 +203,19 @@ def test_utility_report_and_figures(env):
 def test_utility_refuses_a_second_runner(env):
     import fcntl
 
-    with open(env / ".utility.jsonl.lock", "w") as lock:
+    with open(utility.lock_path(env / "utility.jsonl"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with pytest.raises(utility.StudyLockedError, match="another utility run"):
             utility.run(["breastmnist"], seeds=(0,), fractions=(1.0,), recipe=TINY)
+
+
+def test_shards_split_the_plan_without_overlap(env):
+    cells = utility.plan(["pneumoniamnist", "breastmnist"], seeds=(0, 1, 2))
+    shards = [{c for c in cells if c.shard(4) == i} for i in range(4)]
+    assert set().union(*shards) == set(cells) and sum(map(len, shards)) == len(cells)
+    assert all(shards), "every shard gets work"
+    with pytest.raises(ValueError, match="shard must be i/n"):
+        utility.run(["breastmnist"], seeds=(0,), fractions=(1.0,), recipe=TINY, shard=(4, 4))
 
 
 def test_stratified_subsets_and_confidence_interval():

@@ -237,14 +237,26 @@ def utility_run_cmd(
     datasets: str = typer.Option("pneumoniamnist,breastmnist", help="comma-separated datasets, run in this order"),
     seeds: int = typer.Option(3, help="seeds 0..N-1"), threads: int = typer.Option(1, help="torch CPU threads"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
+    device: str = typer.Option("cpu", help="cpu or cuda: where the classifiers train"),
+    shard: str = typer.Option("0/1", help="run only shard I of N (I/N), so N processes can share the study"),
 ) -> None:
     """Run (or resume) every unfinished cell; each finished cell is one line of reproductions/results/utility.jsonl."""
     import torch
 
     from reproductions.evaluate.utility import run
 
+    try:
+        i, n = (int(v) for v in shard.split("/"))
+    except ValueError:
+        print(f"error: --shard must look like I/N (e.g. 0/4), got {shard!r}", file=sys.stderr)
+        raise typer.Exit(2) from None
     torch.set_num_threads(threads)
-    print(f"ran {run([d.strip() for d in datasets.split(',') if d.strip()], tuple(range(seeds)), data_dir=data_dir)} cells")
+    names = [d.strip() for d in datasets.split(",") if d.strip()]
+    try:
+        print(f"ran {run(names, tuple(range(seeds)), data_dir=data_dir, device=device, shard=(i, n))} cells")
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
 
 
 @utility_app.command("report")

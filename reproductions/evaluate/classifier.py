@@ -55,10 +55,11 @@ def scores(probs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
 
 
 def predict_proba(model: nn.Module, images: torch.Tensor, batch_size: int = 512) -> np.ndarray:
-    """Softmax probabilities of uint8 images (N, C, 28, 28)."""
+    """Softmax probabilities of uint8 images (N, C, 28, 28), computed on the model's device."""
     model.eval()
+    dev = next(model.parameters()).device
     with torch.inference_mode():
-        return torch.cat([model(as_input(images[i : i + batch_size])).softmax(1) for i in range(0, len(images), batch_size)]).numpy()
+        return torch.cat([model(as_input(images[i : i + batch_size].to(dev))).softmax(1).cpu() for i in range(0, len(images), batch_size)]).numpy()
 
 
 def _epoch_order(n: int, steps: int, batch: int, gen: torch.Generator) -> torch.Tensor:
@@ -69,15 +70,19 @@ def _epoch_order(n: int, steps: int, batch: int, gen: torch.Generator) -> torch.
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, val_images: torch.Tensor, val_labels: torch.Tensor,
                      recipe: Recipe, seed: int, transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                     on_epoch: Callable[[int, float], None] | None = None) -> tuple[nn.Module, dict[str, float]]:
-    """Train on uint8 `images` (per-image `transform` each time one is drawn); return the best-val-AUC model and facts."""
+                     on_epoch: Callable[[int, float], None] | None = None, device: str = "cpu") -> tuple[nn.Module, dict[str, float]]:
+    """Train on uint8 `images` (per-image `transform` each time one is drawn, on the CPU); return the best-val-AUC model and facts.
+
+    The network trains on `device`; the returned model lives there too.
+    """
     if len(images) == 0:
         raise ValueError("no training images")
     if len(val_labels.unique()) < 2:
         raise ValueError("the validation set needs at least two classes for its AUC")
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = resnet18_28(num_classes, recipe.widths, recipe.stem_stride)
+    dev = torch.device(device)
+    model = resnet18_28(num_classes, recipe.widths, recipe.stem_stride).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps = max(math.ceil(len(images) / recipe.batch_size), recipe.min_steps_per_epoch)
     best, best_state, best_epoch, epoch = -1.0, None, -1, 0
@@ -88,7 +93,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
             batch = images[idx]
             if transform is not None:
                 batch = torch.stack([transform(img) for img in batch])
-            loss = nn.functional.cross_entropy(model(as_input(batch)), labels[idx])
+            loss = nn.functional.cross_entropy(model(as_input(batch.to(dev))), labels[idx].to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -85,8 +85,9 @@ def feature_model_id(name: str) -> str:
 
 
 def feature_extractors() -> list[str]:
-    """Short names `--features` accepts: registered zoo feature extractors, then `inception`."""
-    return sorted(k for k, v in _feature_models().items() if k != v or "." not in k) + [INCEPTION]
+    """Names `--features` accepts: zoo feature extractors by short name (by id when two share it), then `inception`."""
+    models = _feature_models()
+    return sorted({k.split(".")[0] if models.get(k.split(".")[0]) == k else k for k in set(models.values())}) + [INCEPTION]
 
 
 def resolve_features(name: str) -> FeatureSpace:

@@ -28,11 +28,11 @@ def utility_figure(table: pd.DataFrame, dataset: str, out: Path) -> Path:
         if dataset in PUBLISHED:
             ax.axhline(PUBLISHED[dataset][0 if metric == "auc" else 1], color="grey", ls="--", lw=1, label="MedMNIST v2 ResNet-18 (28), 100%")
         ax.set_xscale("log")
+        ax.set_xticks([1, 5, 10, 25, 100], ["1", "5", "10", "25", "100"])
         ax.set_xlabel("real training images used (% of the official train split)")
         ax.set_ylabel(f"test {metric.upper()}")
         ax.grid(alpha=0.3)
-    seeds = int(table["seeds"].min()) if len(table) else 0
-    fig.suptitle(f"{dataset}: utility of augmentation (mean and 95% CI over >= {seeds} seeds)")
+    fig.suptitle(f"{dataset}: utility of augmentation (mean and 95% CI over {int(table['seeds'].min())}-{int(table['seeds'].max())} seeds)")
     axes[1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
@@ -45,9 +45,10 @@ def fid_figure(rows: pd.DataFrame, out: Path, features: str = "medzoo-resnet18")
     sel = latest(rows[(rows["metric"] == "fid") & (rows["features"] == features) & rows["kind"].isin(["model", "floor"])
                       & (rows["reference"] == "test")])
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = {d: f"C{i}" for i, d in enumerate(sorted(sel["dataset"].unique()))}
     for (dataset, kind), g in sel.groupby(["dataset", "kind"], sort=True):
         ax.scatter(g["train_images"], g["value"], marker="o" if kind == "model" else "*", s=60 if kind == "model" else 140,
-                   label=f"{dataset} ({'models' if kind == 'model' else 'real train vs test'})")
+                   color=colours[dataset], label=f"{dataset} ({'models' if kind == 'model' else 'real train vs test'})")
         for r in g.itertuples():
             ax.annotate(r.model_id.split(".")[0], (r.train_images, r.value), fontsize=7, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import hashlib
 import math
 import os
 import sys
@@ -21,7 +22,7 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from reproductions.common.data import DataError, dataset_info, load_split
+from reproductions.common.data import REPO_ROOT, DataError, dataset_info, load_split
 from reproductions.common.train import environment
 from reproductions.evaluate.classifier import Recipe, predict_proba, scores, train_classifier
 from reproductions.evaluate.fidelity import EvaluationError
@@ -37,6 +38,12 @@ PUBLISHED = {"pneumoniamnist": (0.944, 0.854), "breastmnist": (0.901, 0.863), "r
 
 class StudyLockedError(FileExistsError):
     """Another process is running the study on the same cell file."""
+
+
+def lock_path(cells: Path, shard: tuple[int, int] = (0, 1)) -> Path:
+    """The lock file of a cell file's runner (one per shard), under runs/eval-utility/ (kept out of the committed results)."""
+    digest = hashlib.sha256(f"{cells.resolve()}|{shard[0]}/{shard[1]}".encode()).hexdigest()[:16]
+    return REPO_ROOT / "runs" / "eval-utility" / f"{digest}.lock"
 
 
 def cells_path() -> Path:
@@ -55,6 +62,10 @@ class Cell:
 
     def key(self, recipe_id: str) -> tuple[str, float, str, int, str]:
         return (self.dataset, self.fraction, self.arm, self.seed, recipe_id)
+
+    def shard(self, n: int) -> int:
+        """Which of n shards runs this cell: a stable hash, so shards never share a cell even when the plan grows."""
+        return int(hashlib.sha256(f"{self.dataset}|{self.fraction}|{self.arm}|{self.seed}".encode()).hexdigest(), 16) % n
 
 
 def classical_augmentation() -> Callable[[torch.Tensor], torch.Tensor]:
@@ -126,7 +137,7 @@ def training_set(cell: Cell, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Te
     return torch.stack([img for img, _ in items]), torch.tensor([label for _, label in items]), n_syn
 
 
-def run_cell(cell: Cell, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe) -> dict[str, Any]:
+def run_cell(cell: Cell, data: dict[str, tuple[torch.Tensor, torch.Tensor]], recipe: Recipe, device: str = "cpu") -> dict[str, Any]:
     """Train one cell's classifier and score it on the official test split."""
     t0 = time.monotonic()
     train_x, train_y = data["train"]
@@ -134,9 +145,9 @@ def run_cell(cell: Cell, data: dict[str, tuple[torch.Tensor, torch.Tensor]], rec
     x, y, n_syn = training_set(cell, train_x[idx], train_y[idx])
     transform = classical_augmentation() if cell.arm.startswith("classical") else None
     k = len(dataset_info(cell.dataset).class_names)
-    model, facts = train_classifier(x, y, k, *data["val"], recipe, cell.seed, transform)
+    model, facts = train_classifier(x, y, k, *data["val"], recipe, cell.seed, transform, device=device)
     s = scores(predict_proba(model, data["test"][0]), data["test"][1].numpy())
-    env = environment("cpu", 1)
+    env = environment(device, 1)
     return {**dataclasses.asdict(cell), "recipe_id": recipe.recipe_id(), "auc": round(s["auc"], 6), "acc": round(s["acc"], 6),
             "n_real": len(idx), "n_synthetic": n_syn, "ratio": RATIO if n_syn else 0.0,
             "val_auc": round(facts["val_auc"], 6), "best_epoch": facts["best_epoch"], "epochs": facts["epochs"],
@@ -145,25 +156,29 @@ def run_cell(cell: Cell, data: dict[str, tuple[torch.Tensor, torch.Tensor]], rec
 
 
 def run(datasets: Sequence[str], seeds: Sequence[int] = SEEDS, fractions: Sequence[float] = FRACTIONS, recipe: Recipe = Recipe(),
-        path: Path | None = None, data_dir: str | os.PathLike | None = None) -> int:
-    """Run every unfinished cell (one process at a time per cell file); return the number of cells run."""
+        path: Path | None = None, data_dir: str | os.PathLike | None = None, device: str = "cpu",
+        shard: tuple[int, int] = (0, 1)) -> int:
+    """Run every unfinished cell (of shard i of n: one process per shard and cell file); return the number of cells run."""
+    if not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
+        raise ValueError(f"shard must be i/n with 0 <= i < n, got {shard[0]}/{shard[1]}")
     path = path or cells_path()
     try:
         data = {d: {s: load_split(d, s, data_dir) for s in ("train", "val", "test")} for d in datasets}
     except DataError as e:
         raise EvaluationError(f"utility study: {e}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+    lock_path(path, shard).parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path(path, shard), "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise StudyLockedError(f"another utility run is writing {path}; wait for it or stop it first") from None
-        return _run_cells(datasets, seeds, fractions, recipe, path, data)
+        return _run_cells(datasets, seeds, fractions, recipe, path, data, device, shard)
 
 
 def _run_cells(datasets: Sequence[str], seeds: Sequence[int], fractions: Sequence[float], recipe: Recipe, path: Path,
-               data: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]]) -> int:
-    """The loop of `run`: re-plan, run the first unfinished cell, append its line; until none is left."""
+               data: dict[str, dict[str, tuple[torch.Tensor, torch.Tensor]]], device: str, shard: tuple[int, int]) -> int:
+    """The loop of `run`: re-plan, run the shard's first unfinished cell, append its line; until none is left."""
     from tqdm import tqdm
 
     rid = recipe.recipe_id()
@@ -171,7 +186,7 @@ def _run_cells(datasets: Sequence[str], seeds: Sequence[int], fractions: Sequenc
     ran = 0
     with tqdm(desc="utility cells", unit="cell", file=sys.stderr, mininterval=0 if sys.stderr.isatty() else 60) as bar:
         while True:
-            cells = plan(datasets, seeds, fractions)
+            cells = [c for c in plan(datasets, seeds, fractions) if c.shard(shard[1]) == shard[0]]
             todo = [c for c in cells if c.key(rid) not in done]
             bar.total, bar.n = len(cells), len(cells) - len(todo)
             bar.refresh()
@@ -179,7 +194,7 @@ def _run_cells(datasets: Sequence[str], seeds: Sequence[int], fractions: Sequenc
                 return ran
             cell = todo[0]
             bar.set_postfix_str(f"{cell.dataset} {cell.fraction:g} {cell.arm} seed {cell.seed}")
-            record = run_cell(cell, data[cell.dataset], recipe)
+            record = run_cell(cell, data[cell.dataset], recipe, device)
             append_jsonl(path, [record])
             done.add(cell.key(rid))
             ran += 1
