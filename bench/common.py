@@ -34,6 +34,9 @@ def cpu_model() -> str:
 
 
 def git_commit() -> str:
+    """HEAD (+uncommitted-changes); $MEDZOO_GIT_COMMIT overrides it where the copy's .git is absent or stale (GPU hosts)."""
+    if os.environ.get("MEDZOO_GIT_COMMIT"):
+        return os.environ["MEDZOO_GIT_COMMIT"]
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,

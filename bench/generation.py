@@ -44,17 +44,46 @@ def tiny_registry(cache: Path) -> Path:
 def model_ids(args: Any) -> tuple[list[str], str]:
     import zoo
 
-    ids = list(zoo.list_models().model_id)
+    df = zoo.list_models()
+    gen_tasks = ("unconditional-synthesis", "conditional-synthesis", "image-translation", "super-resolution")
+    ids = list(df[df.task.isin(gen_tasks)].model_id)  # generators only: feature extractors have no generation path
     source = "registry"
     if not ids:
         cache = Path(args.tiny_cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "medzoo" / "bench-tinyzoo")
         os.environ["MEDZOO_REGISTRY"] = str(tiny_registry(cache))
-        ids = list(zoo.list_models().model_id)
+        df = zoo.list_models()
+        ids = list(df[df.task.isin(gen_tasks)].model_id)
         source = f"tiny models ({os.environ['MEDZOO_REGISTRY']})"
     if args.models:
         wanted = args.models.split(",")
         ids = [i for i in ids if i in wanted]
     return ids, source
+
+
+def generator_archs() -> list[str]:
+    """Every registered architecture that is a generative model (not a feature extractor)."""
+    from zoo.archs import ARCHS, _import_all
+    from zoo.base import GenerativeModel
+
+    _import_all()
+    return sorted(a for a, cls in ARCHS.items() if issubclass(cls, GenerativeModel))
+
+
+def load_model(mid: str, device: Any) -> Any:
+    """A registry model (zoo.load), or 'arch:<name>': that architecture with its default size and random weights."""
+    import zoo
+
+    if not mid.startswith("arch:"):
+        return zoo.load(mid, device=device)
+    import torch
+
+    from zoo.archs import get_arch
+
+    name = mid.split(":", 1)[1]
+    torch.manual_seed(0)
+    config = {"arch": name, "channels": 1, "resolution": 28, "num_classes": 2 if name == "acgan" else 0, "arch_kwargs": {},
+              "dataset": "pneumoniamnist"}
+    return get_arch(name)(config).eval().to(device)
 
 
 class Limits:
@@ -253,9 +282,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--no-variants", action="store_true", help="skip the variant comparison")
     p.add_argument("--variant-batch", type=int, default=256, help="batch size of the variant comparison")
     p.add_argument("--probe-batch", type=int, default=16, help="batch size of the bf16 probe (slow without bf16 hardware)")
-    p.add_argument("--max-cell-seconds", type=float, default=60.0,
-                   help="models that sample iteratively (DDPM) are timed with fewer sampling steps and scaled when one "
-                        "call would take longer than this")
+    p.add_argument("--timed-steps", type=int, default=2,
+                   help="iterative samplers (DDPM) are timed with this many sampling steps at batch > 1, then scaled")
+    p.add_argument("--all-archs", action="store_true",
+                   help="also time every registered architecture with random weights (same FLOPs as a trained model)")
+    p.add_argument("--name", default="generation", help="results file name (bench/results/<name>.json)")
     p.add_argument("--tiny-cache", default=None, help="folder for the tiny models (default ~/.cache/medzoo/bench-tinyzoo)")
     args = p.parse_args(argv)
     if args.quick:
@@ -263,8 +294,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     ids, source = model_ids(args)
     import torch
-
-    import zoo
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -276,32 +305,29 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "batch_sizes": batches, "goal": {"batched_fraction_of_limit": GOAL},
                               "limit_shapes": limits.shapes, "models": {}}
     rows, var_rows = [], []
+    if args.all_archs:
+        ids += [f"arch:{a}" for a in generator_archs()]
     for mid in ids:
-        model = zoo.load(mid, device=device)
+        model = load_model(mid, device)
         entry: dict[str, Any] = {"task": model.task, "arch": model.arch_name, "params": sum(p.numel() for p in model.parameters()),
                                  "cells": {}, "variants": {}}
         images = real_images(model, max(batches)) if model.task == "translation" else None
         steps = getattr(model, "sample_steps", None)
         for b in batches:
-            flops = forward_flops(model, b, device)
-            scale, restore, k = 1.0, None, steps
-            if steps and b > 1:  # iterative samplers: one call can take many minutes at large batches
-                t0 = time.perf_counter()
-                model.generate(1, seed=0)
-                est = (time.perf_counter() - t0) * b / 4  # batching helps ~4x at best on CPU
-                if est > args.max_cell_seconds:
-                    k = max(1, int(steps * args.max_cell_seconds / est))
-                    restore, model.sample_steps, scale = steps, k, steps / k
-                    model.inference_module().sample_steps = k
-                    flops = forward_flops(model, b, device) * scale
+            # iterative samplers (DDPM: sample_steps identical network calls per batch) would take minutes per call at
+            # large batches: time a few steps and scale, marked in the JSON
+            k = min(steps, args.timed_steps) if steps and b > 1 else steps
+            if k != steps:
+                model.sample_steps = model.inference_module().sample_steps = k
+            scale = steps / k if k != steps else 1.0
+            flops = forward_flops(model, b, device) * scale
             fn = api_call(model, b, images)
             log(f"{mid} batch {b}")
             cell = time_cell(fn, limits, args.reps, sync, min_time=0.5 if b == 1 else 0.0)
-            if restore is not None:
-                model.sample_steps = restore
-                model.inference_module().sample_steps = restore
+            if k != steps:
+                model.sample_steps = model.inference_module().sample_steps = steps
                 cell["seconds"] = [s * scale for s in cell["seconds"]]
-                cell["extrapolated"] = f"timed with {k} of {restore} sampling steps, time scaled by {scale:.2f}"
+                cell["extrapolated"] = f"timed with {k} of {steps} sampling steps, time scaled by {scale:.2f}"
             ips = [b / s for s in cell["seconds"]]
             frac = [flops * b / s / max(m, c) for s, m, c in zip(cell["seconds"], cell["matmul_flops"], cell["conv_flops"])]
             cell.update({"flops_per_image": flops, "images_per_s": ips, "fraction_of_limit": frac,
@@ -340,7 +366,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         table(var_rows, title="variants on the batched path, timed side by side (speedup vs eager as loaded)")
     result["table"] = rows
     result["variants_table"] = var_rows
-    path = save("generation", result, args.out)
+    path = save(args.name, result, args.out)
     log(f"wrote {path}")
     return result
 

@@ -50,6 +50,8 @@ def _env_line(env: dict[str, Any]) -> str:
 def section(name: str, data: dict[str, Any]) -> str:
     title = {"generation": "Generation throughput", "training": "Training loop overhead", "loading": "Start-up latency",
              "catalog_scale": "Catalog at scale"}.get(name, name)
+    if name.startswith("generation") and name != "generation":
+        title = f"Generation throughput ({name})"
     if name.startswith("catalog_scale") and name != "catalog_scale":
         title = f"Catalog at scale ({name})"
     if name.startswith("catalog_scale"):
@@ -66,7 +68,11 @@ def section(name: str, data: dict[str, Any]) -> str:
 
 
 def render(folder: Path = RESULTS) -> str:
-    files = sorted(folder.glob("*.json"), key=lambda p: (ORDER.index(p.stem) if p.stem in ORDER else len(ORDER), p.stem))
+    def rank(p: Path) -> tuple[int, str]:
+        base = next((i for i, o in enumerate(ORDER) if p.stem.startswith(o)), len(ORDER))
+        return base, p.stem
+
+    files = sorted(folder.glob("*.json"), key=rank)
     parts = ["# Benchmark results\n", "Rendered by `python bench/report.py` from `bench/results/*.json` "
              "(what each benchmark measures: bench/README.md).\n"]
     for f in files:

@@ -11,7 +11,7 @@ Two figures each: `loop` (images/s over the training steps, wall clock, everythi
 medzoo's comes from its log, whose one window spans the whole loop) and `end to end` (the whole call:
 reading and verifying the data, building the networks, the loop and, for medzoo, the final checkpoint).
 
-    python bench/training.py [--steps 24] [--reps 3] [--family dcgan] [--quick]
+    python bench/training.py [--steps 12] [--reps 3] [--family dcgan] [--quick]
 """
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--family", default="dcgan", choices=["dcgan"], help="family trained by both loops")
     p.add_argument("--dataset", default="pneumoniamnist")
-    p.add_argument("--steps", type=int, default=24)
+    p.add_argument("--steps", type=int, default=12)
     p.add_argument("--batch-size", type=int, default=64, help="the family's default batch size")
     p.add_argument("--reps", type=int, default=3)
     args = p.parse_args(argv)

@@ -4,6 +4,7 @@
   without it; the catalog is only ever written by a build, so the stored counts are always those of the rows.
 - covering indexes (term, status, paper_id) on the tag link tables: filters and counts read the index only.
 - an index on paper (year, title): `papers(..., limit=N)` walks papers newest first and stops after N.
+- tag bitmaps and the papers() order (catalog/tagbits.py), only when the catalog has at least `tagbits.MIN_PAPERS` papers.
 - the IVF index of `catalog.ann` for `similar()`, only when the catalog has at least `ann.MIN_PAPERS` vectors.
 """
 from __future__ import annotations
@@ -44,11 +45,12 @@ def covering_indexes(conn: Any) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_paper_year_title ON paper (year, title)"))
 
 
-def finish(conn: Any, ann_min_papers: int | None = None) -> dict[str, Any]:
+def finish(conn: Any, ann_min_papers: int | None = None, tagbits_min_papers: int | None = None) -> dict[str, Any]:
     """Everything above, inside the build's transaction."""
-    from catalog import ann
+    from catalog import ann, tagbits
 
     covering_indexes(conn)
     n = stats_table(conn)
+    bits = tagbits.build(conn, min_papers=tagbits.MIN_PAPERS if tagbits_min_papers is None else tagbits_min_papers)
     index = ann.build(conn, min_papers=ann.MIN_PAPERS if ann_min_papers is None else ann_min_papers)
-    return {"stat_rows": n, "ann": index}
+    return {"stat_rows": n, "tagbits": bits, "ann": index}

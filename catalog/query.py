@@ -1,9 +1,10 @@
 """Query API: papers, stats, full-text and meaning search, relations and provenance, each as a pandas DataFrame.
 
-Queries are plain SQL run through the standard library's sqlite3 for SQLite files and through SQLAlchemy for
-any other URL (PostgreSQL), so the `medzoo` catalog commands import neither SQLAlchemy, SQLModel, pandas nor
-torch on the SQLite path (bench/loading.py measures this). The `*_rows` functions return plain `Rows`; the
-public functions turn them into DataFrames.
+Queries are plain SQL with :name parameters, run through the standard library's sqlite3 for SQLite files, on
+the psycopg connection of a SQLAlchemy engine for PostgreSQL, and through SQLAlchemy for anything else. So the
+`medzoo` catalog commands import neither SQLAlchemy, SQLModel, pandas nor torch on the SQLite path, and no query
+pays for SQL compilation (bench/loading.py, bench/catalog_scale.py). The `*_rows` functions return plain `Rows`;
+the public functions turn them into DataFrames, exactly as before.
 """
 from __future__ import annotations
 
@@ -173,7 +174,7 @@ def _session(db: str | None) -> Iterator[_Conn]:
     """A connection to the catalog: sqlite3 for SQLite files, SQLAlchemy for other URLs. Rebuilds a stale default."""
     path = _sqlite_file(db)
     if path is not None:
-        if db is None and not os.environ.get("MEDZOO_DB") and path == default_path().resolve():
+        if db is None and path == default_path().resolve():
             if _stale(path):
                 _rebuild_default(path)
         elif not path.exists():
@@ -333,15 +334,14 @@ def _paper_rows(conn: _Conn, ids: Sequence[int], extra: dict[int, dict] | None =
         marks, params = _in("i", chunk)
         names, rows = conn.columns(f"SELECT {', '.join(_PAPER_BASE)} FROM paper WHERE id IN ({marks})", params)
         base.update((r[0], dict(zip(names, r))) for r in rows)
-        for pid, name in conn.all(f"SELECT paper_id, name FROM paperauthor WHERE paper_id IN ({marks}) "
-                                  "ORDER BY paper_id, position", params):
-            lists["authors"][pid].append(name)
-        union = " UNION ALL ".join(f"SELECT '{v}' AS vocab, paper_id, term FROM {LINK_TABLE[v]} "
-                                   f"WHERE paper_id IN ({marks}) AND status = 'verified'" for v in FILTERS)
-        for vocab, pid, term in conn.all(f"SELECT vocab, paper_id, term FROM ({union}) AS tags ORDER BY vocab, term", params):
-            lists[PLURAL[vocab]][pid].append(term)
-        for pid, txt in conn.all(f"SELECT paper_id, text FROM papereffect WHERE paper_id IN ({marks}) ORDER BY id", params):
-            lists["effects"][pid].append(txt)
+        # authors (by position), verified tags (by term) and effects (by id) in one round trip
+        parts = [f"SELECT 'authors' AS what, paper_id, name AS value, position AS ord FROM paperauthor WHERE paper_id IN ({marks})"]
+        parts += [f"SELECT '{PLURAL[v]}', paper_id, term, 0 FROM {LINK_TABLE[v]} WHERE paper_id IN ({marks}) "
+                  "AND status = 'verified'" for v in FILTERS]
+        parts.append(f"SELECT 'effects', paper_id, text, id FROM papereffect WHERE paper_id IN ({marks})")
+        for what, pid, value, _ in conn.all(f"SELECT what, paper_id, value, ord FROM ({' UNION ALL '.join(parts)}) AS lists "
+                                            "ORDER BY what, ord, value", params):
+            lists[what][pid].append(value)
     out = []
     for i in ids:
         row = {c: base[i].get(c) for c in PAPER_COLUMNS if c in base[i]}
@@ -365,13 +365,14 @@ def papers_rows(organ=None, modality=None, task=None, architecture=None, loss=No
     clauses: list[str] = []
     tagged: list[str] = []
     params: dict[str, Any] = {}
+    resolved: dict[str, list[str]] = {}
     with _session(db) as conn:
         for n, (vocab, value) in enumerate(given.items()):
             voc = _vocabulary(conn, vocab)
             slugs = [voc.resolve(v) for v in _as_list(value)]
             if vocab == "architecture":
                 slugs = _descendants(conn, slugs)
-            slugs = list(dict.fromkeys(slugs))
+            slugs = resolved[vocab] = list(dict.fromkeys(slugs))
             marks, p = _in(f"t{n}_", slugs)
             params |= p
             status = "" if include_proposed else " AND status = 'verified'"
@@ -386,6 +387,12 @@ def papers_rows(organ=None, modality=None, task=None, architecture=None, loss=No
                 raise CatalogError(f"kind must be review, primary or related, got {kind!r}")
             clauses.append("kind = :kind")
             params["kind"] = kind
+        from catalog import tagbits
+
+        if tagbits.ENABLED:  # large catalogs: bitmaps stored by the build (catalog/tagbits.py), same ids, same order
+            ids = tagbits.select(conn, resolved, include_proposed, year, kind, limit)
+            if ids is not None:
+                return _paper_rows(conn, ids)
         # tag filters as joins of their paper ids: the planner starts from the rarest term and probes the covering
         # (term, status, paper_id) indexes of the others (bench/catalog_scale.py: ~3x faster than id IN (...) AND ...)
         src = "paper"
@@ -518,12 +525,17 @@ def similar_rows(text_or_doi: str, k: int = 10, db: str | None = None) -> Rows:
 
     with _session(db) as conn:
         try:
-            normalise_doi(text_or_doi)
+            d = normalise_doi(text_or_doi)
             is_doi = True
         except ValueError:
             is_doi = False
-        if is_doi:
-            pid = _paper_id(conn, text_or_doi)
+        q = None
+        if is_doi:  # the paper's id and vector in one query
+            found = conn.all("SELECT id, embedding FROM paper WHERE doi = :d", {"d": d})
+            if not found:
+                raise CatalogError(f"no paper with DOI {d} in the catalog")
+            pid = found[0][0]
+            q = None if found[0][1] is None else np.frombuffer(bytes(found[0][1]), dtype=np.float32)
         else:
             if not str(text_or_doi).strip():
                 raise CatalogError("similar() needs a DOI or some text")
@@ -531,9 +543,7 @@ def similar_rows(text_or_doi: str, k: int = 10, db: str | None = None) -> Rows:
         from catalog import ann
 
         index = ann.load(conn)
-        if is_doi:
-            q = ann.vector_of(conn, pid)
-        else:
+        if not is_doi:
             from catalog.embed import embed
 
             q = embed([str(text_or_doi)[:5000]])[0]

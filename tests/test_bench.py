@@ -107,3 +107,27 @@ def test_ann_matches_exact_scan_on_a_small_catalog(tmp_path):
     assert info["nlist"] == 4
     approx = query.similar("10.1016/j.compbiomed.2022.105382", k=8, db=str(db))
     assert approx.key.tolist() == exact.key.tolist() and approx.similarity.tolist() == exact.similarity.tolist()
+
+
+def test_tagbits_give_the_same_papers_as_sql(tmp_path, monkeypatch):
+    """catalog/tagbits.py: the bitmap path of papers() returns the SQL path's ids in the SQL path's order."""
+    from catalog import query, tagbits
+    from catalog.builder import build
+    from catalog.db import engine_for
+
+    db = tmp_path / "c.db"
+    build(str(db))
+    engine = engine_for(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        assert tagbits.build(conn, min_papers=0)["papers"] > 100
+    engine.dispose()
+    filters = [{}, {"organ": "lung"}, {"organ": "brain", "modality": "mri"}, {"organ": ["lung", "liver"], "limit": 5},
+               {"year": (2019, 2020), "kind": "primary"}, {"architecture": "cyclegan", "include_proposed": True},
+               {"organ": "lung", "year": 2021, "limit": 3}]
+    for f in filters:
+        fast = query.papers(db=str(db), **f)
+        monkeypatch.setattr(tagbits, "ENABLED", False)
+        slow = query.papers(db=str(db), **f)
+        monkeypatch.setattr(tagbits, "ENABLED", True)
+        assert fast.key.tolist() == slow.key.tolist(), f
+        assert len(slow) > 0, f
