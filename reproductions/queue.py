@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -55,12 +56,12 @@ def run_job(job: dict[str, Any], device: str = "cpu", log: Path | None = None) -
     py = [sys.executable, "-m", "reproductions.cli"]
     train = [*py, "train", job["family"], "--dataset", job["dataset"], "--epochs", str(job["epochs"]), "--out", str(run_dir)]
     train += [a for k, v in (job.get("set") or {}).items() for a in ("--set", f"{k}={json.dumps(v)}")]
-    train += ["--device", device]
+    train += ["--device", device] + (["--limit", str(job["limit"])] if job.get("limit") else [])
     if (run_dir / "checkpoint.json").exists():
         train.append("--resume")
     if _run(train, log) != 0:
         return False
-    exported = subprocess.run([*py, "export", str(run_dir)], cwd=ROOT, capture_output=True, text=True)
+    exported = subprocess.run([*py, "export", str(run_dir), "--out", str(PRETRAINED)], cwd=ROOT, capture_output=True, text=True)
     print(exported.stdout + exported.stderr, flush=True)
     if exported.returncode != 0:
         return False
@@ -116,14 +117,34 @@ def status(queue: Path = QUEUE) -> list[str]:
     return lines
 
 
+def report() -> str:
+    """Markdown table of every exported model in zoo/pretrained: data, size, training facts and sample grid."""
+    from safetensors import safe_open
+
+    lines = ["| model | dataset | task | params | steps (epochs) | training s | hardware | samples |", "|---|---|---|---|---|---|---|---|"]
+    for cfg_path in sorted(PRETRAINED.glob("*/config.json")):
+        cfg, folder = json.loads(cfg_path.read_text()), cfg_path.parent
+        t = cfg.get("training", {})
+        with safe_open(folder / "model.safetensors", "pt") as f:
+            params = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+        grid = folder / "samples.png"
+        lines.append(f"| `{cfg['model_id']}` | {cfg['dataset']} | {cfg['task']} | {params / 1e6:.2f}M | {t.get('steps', '')} "
+                     f"({t.get('epochs', '')}) | {t.get('seconds', '')} | {t.get('hardware', '')} | "
+                     f"{(grid.relative_to(ROOT) if grid.is_relative_to(ROOT) else grid) if grid.is_file() else ''} |")
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Train, export and draw samples for every job of a queue file.")
     parser.add_argument("--queue", type=Path, default=QUEUE, help="queue file (default reproductions/queue.yaml)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--parallel", type=int, default=1, help="jobs to run at once")
     parser.add_argument("--status", action="store_true", help="print each job's state and exit")
+    parser.add_argument("--report", action="store_true", help="print a markdown table of the exported models and exit")
     args = parser.parse_args()
-    if args.status:
+    if args.report:
+        print(report())
+    elif args.status:
         print("\n".join(status(args.queue)))
     else:
         main(args.queue, args.device, args.parallel)

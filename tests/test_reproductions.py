@@ -241,3 +241,21 @@ def test_every_family_registers_its_arch_and_cites_catalog_papers():
         assert get_arch(family).arch_name == family
         papers = load_family(family).PAPERS
         assert papers and set(papers) <= catalog_dois, (family, set(papers) - catalog_dois)
+
+
+def test_queue_runs_jobs_in_parallel_exports_and_reports(tmp_path, monkeypatch, capsys):
+    """reproductions/queue.py: two tiny jobs at once, each trained, exported with a sample grid, then listed by --report."""
+    from reproductions import queue
+
+    jobs = tmp_path / "queue.yaml"
+    jobs.write_text("- {id: dcgan.breastmnist_28, family: dcgan, dataset: breastmnist, epochs: 1, limit: 32, set: {batch_size: 16}}\n"
+                    "- {id: acgan.breastmnist_28, family: acgan, dataset: breastmnist, epochs: 1, limit: 32, set: {batch_size: 16}}\n")
+    monkeypatch.setattr(queue, "RUNS", tmp_path / "runs")
+    monkeypatch.setattr(queue, "PRETRAINED", tmp_path / "pretrained")
+    queue.main(jobs, "cpu", parallel=2)
+    assert "failed: none" in capsys.readouterr().out
+    assert all(queue.is_finished(j) for j in queue.load_jobs(jobs))
+    assert all((tmp_path / "runs" / j / "queue.log").is_file() for j in ("dcgan.breastmnist_28", "acgan.breastmnist_28"))
+    assert all(line.split(": ")[1].startswith("finished") for line in queue.status(jobs))
+    table = queue.report()
+    assert "| `acgan.breastmnist_28` | breastmnist | conditional-synthesis |" in table and "samples.png" in table

@@ -9,20 +9,13 @@ from torch import nn
 
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, reduce_grads, requires_grad
-from reproductions.dcgan.train import Discriminator, Trainer as DCGANTrainer
+from reproductions.dcgan.train import Config as DCGANConfig, Discriminator, Trainer as DCGANTrainer
 
 
 @dataclass
-class Config:
-    """ACGAN hyper-parameters: DCGAN optimiser settings, class loss weight 1 as in the paper."""
+class Config(DCGANConfig):
+    """ACGAN hyper-parameters: DCGAN's, plus class loss weight 1 as in the paper."""
 
-    epochs: int = 60
-    batch_size: int = 64
-    z_dim: int = 100
-    g_base: int = 64
-    d_base: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
     class_weight: float = 1.0
 
 

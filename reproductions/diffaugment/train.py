@@ -6,21 +6,16 @@ from dataclasses import dataclass
 import torch
 
 from reproductions.common.family import Export
-from reproductions.dcgan.train import Trainer as DCGANTrainer
+from reproductions.dcgan.train import Config as DCGANConfig, Trainer as DCGANTrainer
 from reproductions.diffaugment.augment import diff_augment
 
 
 @dataclass
-class Config:
-    """DCGAN settings plus the DiffAugment policy the paper recommends for small data."""
+class Config(DCGANConfig):
+    """DCGAN settings (more epochs, smaller batches for 546 images) plus the DiffAugment policy the paper recommends."""
 
     epochs: int = 300
     batch_size: int = 32
-    z_dim: int = 100
-    g_base: int = 64
-    d_base: int = 64
-    lr: float = 2e-4
-    beta1: float = 0.5
     policy: str = "color,translation,cutout"
 
 
