@@ -14,7 +14,7 @@ from catalog import schema
 from catalog.db import engine_for, resolve_url, sqlite_path
 from catalog.errors import CatalogError
 from catalog.records import Corpus, load_corpus
-from catalog.sources import source_hash  # noqa: F401 - re-exported: catalog.builder.source_hash
+from catalog.sources import MEASURED, source_hash
 from catalog.vocab import DATA_DIR
 
 FTS_SQLITE = (
@@ -22,7 +22,7 @@ FTS_SQLITE = (
     "tokenize='porter unicode61')"
 )
 PG_TSVECTOR = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
-EVALUATIONS = Path(__file__).resolve().parents[1] / "reproductions" / "results" / "evaluations.jsonl"
+EVALUATIONS = MEASURED
 
 
 def create_fulltext(conn: Connection) -> None:
@@ -136,7 +136,7 @@ def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
 
     corpus = load_corpus(data_dir)  # every record is checked before the database is touched
     vectors = embed([f"{p.text['title']}. {p.text['abstract']}" for p in corpus.papers])
-    digest = source_hash(data_dir)
+    digest = source_hash(data_dir, EVALUATIONS)
     url = resolve_url(db)
     path = sqlite_path(url)
     if path is not None:

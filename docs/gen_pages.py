@@ -2,9 +2,10 @@
 import sys
 from pathlib import Path
 
-HERE = str(Path(__file__).resolve().parent)  # the sitegen package lives beside this script
-if HERE not in sys.path:
-    sys.path.insert(0, HERE)
+HERE = Path(__file__).resolve().parent
+for folder in (str(HERE), str(HERE.parent)):  # the sitegen package lives beside this script; bench/ in the repo root
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
 
 from sitegen.build import generate  # noqa: E402
 

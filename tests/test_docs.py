@@ -103,6 +103,10 @@ def test_strict_build_generates_every_page(site: Path, real_db: str) -> None:
     cli = (site / "cli" / "index.html").read_text()
     assert "medzoo docs build" in cli and "--site" in cli and "medzoo catalog build" in cli
     assert 'id="catalog.query.papers"' in (site / "api" / "catalog.query" / "index.html").read_text()
+    study = (site / "utility" / "index.html").read_text()
+    assert "Gain over no augmentation" in study and "Provenance" in study
+    assert (site / "study" / "utility_pneumoniamnist.png").stat().st_size > 1000
+    assert "Benchmark results" in (site / "benchmarks" / "index.html").read_text()
     index = json.loads((site / "search" / "search_index.json").read_text())
     assert any(d["location"] == "papers/radford2016-dcgan/" for d in index["docs"])
 
