@@ -305,6 +305,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                               "batch_sizes": batches, "goal": {"batched_fraction_of_limit": GOAL},
                               "limit_shapes": limits.shapes, "models": {}}
     rows, var_rows = [], []
+    varied: set[str] = set()  # variants measure an architecture's inference path: once per architecture
     if args.all_archs:
         ids += [f"arch:{a}" for a in generator_archs()]
     for mid in ids:
@@ -314,9 +315,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         images = real_images(model, max(batches)) if model.task == "translation" else None
         steps = getattr(model, "sample_steps", None)
         for b in batches:
-            # iterative samplers (DDPM: sample_steps identical network calls per batch) would take minutes per call at
-            # large batches: time a few steps and scale, marked in the JSON
-            k = min(steps, args.timed_steps) if steps and b > 1 else steps
+            # iterative samplers (DDPM: sample_steps identical network calls per batch) would take minutes per
+            # measurement: time a few steps and scale, marked in the JSON
+            k = min(steps, args.timed_steps) if steps else steps
             if k != steps:
                 model.sample_steps = model.inference_module().sample_steps = k
             scale = steps / k if k != steps else 1.0
@@ -339,7 +340,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "conv GF/s": summary(cell["conv_flops"])["p50"] / 1e9,
                          "of limit": f"{100 * summary(frac)['p50']:.0f}%",
                          "goal": f">={100 * GOAL:.0f}%" if b == max(batches) else ""})
-        if not args.no_variants and not steps:
+        if not args.no_variants and not steps and model.arch_name not in varied:
+            varied.add(model.arch_name)
             probes = mid == ids[0]  # bf16 / compile: hardware and compiler facts, probed on the first model only
             vs = variants(model, device, args.compile, probes)
             slow = {k: vs.pop(k) for k in ("bf16 autocast",) if k in vs}
