@@ -50,6 +50,8 @@ def test_generate_uint8_deterministic_and_batch_independent(tiny_zoo):
     assert torch.equal(a, model.generate(10, seed=3, batch_size=10))
     assert not torch.equal(a, model.generate(10, seed=4))
     assert a.float().std() > 0  # not a constant image
+    model.cpu_forward_batch = 3  # forward passes of at most 3 images: the same images, returned in one batch
+    assert torch.equal(a, model.generate(10, seed=3, batch_size=10))
 
 
 def test_conditional_labels(tiny_zoo):
@@ -70,6 +72,10 @@ def test_translate(tiny_zoo):
     x = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
     y = model.translate(x)
     assert y.shape == x.shape and y.dtype == torch.uint8
+    model.cpu_forward_batch = 1
+    assert torch.equal(y, model.translate(x))
+    with pytest.raises(ValueError, match="batch_size must be positive"):
+        model.translate(x, batch_size=0)
     with pytest.raises(ValueError, match="shape"):
         model.translate(torch.zeros(1, 3, 28, 28, dtype=torch.uint8))
     with pytest.raises(TypeError, match="translate"):

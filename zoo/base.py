@@ -73,6 +73,9 @@ class GenerativeModel(nn.Module):
     # generate/translate run a prepared copy (BatchNorm folded into convolutions, channels_last weights), which
     # bench/generation.py measured faster on CPU; an arch where channels_last measured slower turns it off
     inference_channels_last: bool = True
+    # on CPU a forward pass takes at most this many images: larger batches measured slower per image (their
+    # activations leave the CPU caches; bench/generation.py), so a larger batch_size only sets what is returned at once
+    cpu_forward_batch: int = 64
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
@@ -156,12 +159,14 @@ class GenerativeModel(nn.Module):
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         y_all = self.check_labels(n, labels)
         model = self.inference_module() if not self.training else self
+        step = self._forward_batch(batch_size)
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 m = min(batch_size, n - start)
                 z = self.noise(m, seed, start).to(self.device)
                 y = None if y_all is None else y_all[start : start + m].to(self.device)
-                yield to_uint8(model.decode(z, y)).cpu(), (None if y is None else y.cpu())
+                x = torch.cat([model.decode(z[i : i + step], None if y is None else y[i : i + step]) for i in range(0, m, step)])
+                yield to_uint8(x).cpu(), (None if y is None else y.cpu())
 
     def generate(
         self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None, batch_size: int = 256
@@ -177,8 +182,15 @@ class GenerativeModel(nn.Module):
             raise ValueError(
                 f"images must have shape (N, {self.channels}, {self.resolution}, {self.resolution}), got {tuple(images.shape)}"
             )
+        if int(batch_size) <= 0:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
         x = from_uint8(images)
         model = self.inference_module() if not self.training else self
+        step = self._forward_batch(batch_size)
         with torch.inference_mode():
-            outs = [to_uint8(model(x[i : i + batch_size].to(self.device))).cpu() for i in range(0, len(x), batch_size)]
+            outs = [to_uint8(model(x[i : i + step].to(self.device))).cpu() for i in range(0, len(x), step)]
         return torch.cat(outs)
+
+    def _forward_batch(self, batch_size: int) -> int:
+        """Images per forward pass: `batch_size`, capped at `cpu_forward_batch` on CPU."""
+        return min(int(batch_size), self.cpu_forward_batch) if self.device.type == "cpu" else int(batch_size)

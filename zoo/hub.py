@@ -93,15 +93,23 @@ def _download(entry: ModelEntry, name: str, revision: str) -> Path:
             "set HF_HUB_OFFLINE=1 to use only local files.") from e
 
 
+def _cached_file(repo: str, name: str, revision: str) -> Path | None:
+    """A file of `repo` at `revision` in the Hugging Face cache (its documented layout: models--org--name/refs,
+    snapshots/<commit>/<file>), found without importing huggingface_hub's download stack (~0.25 s, bench/loading.py)."""
+    repo_dir = Path(cache_dir()) / ("models--" + repo.replace("/", "--"))
+    ref = repo_dir / "refs" / revision
+    commit = ref.read_text().strip() if ref.is_file() else revision
+    path = repo_dir / "snapshots" / commit / name
+    return path if path.is_file() else None
+
+
 def _from_hub(entry: ModelEntry, revision: str) -> Path:
     """Files from the HF cache when present, else downloaded at the pinned revision; each verified."""
-    from huggingface_hub import try_to_load_from_cache
-
     paths = []
     for name in MODEL_FILES:
-        cached = try_to_load_from_cache(entry.hub_repo, name, revision=revision)
-        if isinstance(cached, str):
-            path, what = Path(cached), "cached"
+        cached = _cached_file(entry.hub_repo, name, revision)
+        if cached is not None:
+            path, what = cached, "cached"
         elif offline():
             raise ModelNotAvailableError(
                 f"model {entry.model_id!r} is not bundled and not in the Hugging Face cache ({cache_dir()}), and "
@@ -123,7 +131,7 @@ def _from_hub(entry: ModelEntry, revision: str) -> Path:
 
 def cache_dir() -> str:
     """The Hugging Face hub cache in use (honours HF_HOME and HF_HUB_CACHE)."""
-    from huggingface_hub import constants
+    from huggingface_hub import constants  # the constants module alone: the package imports lazily
 
     return str(constants.HF_HUB_CACHE)
 
