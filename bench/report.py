@@ -10,21 +10,12 @@ import sys
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import fmt  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
 ORDER = ["generation", "training", "loading", "catalog_scale"]
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        a = abs(v)
-        if a >= 1000:
-            return f"{v:,.0f}"
-        if a >= 10:
-            return f"{v:.1f}"
-        if a >= 0.01:
-            return f"{v:.3f}"
-        return "0" if v == 0 else f"{v:.2e}"
-    return "" if v is None else str(v).replace("|", "\\|")
 
 
 def md_table(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
@@ -33,7 +24,7 @@ def md_table(rows: Iterable[dict[str, Any]], columns: Sequence[str] | None = Non
         return "_no rows_\n"
     cols = list(columns or rows[0].keys())
     out = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    out += ["| " + " | ".join(_fmt(r.get(c)) for c in cols) + " |" for r in rows]
+    out += ["| " + " | ".join(fmt(r.get(c)).replace("|", "\\|") for c in cols) + " |" for r in rows]
     return "\n".join(out) + "\n"
 
 
