@@ -6,7 +6,6 @@ process killed mid-write leaves the previous checkpoint as the one that is resum
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -17,20 +16,14 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from zoo.registry import sha256_file
+
 FORMAT = "medzoo-checkpoint/1"
 POINTER = "checkpoint.json"
 
 
 class CheckpointError(RuntimeError):
     """A checkpoint is missing, corrupt, or does not belong to this run."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -109,7 +102,7 @@ def save_checkpoint(run_dir: Path, tensors: dict[str, torch.Tensor], meta: dict[
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, path)
-    pointer = {"format": FORMAT, "file": f"checkpoints/{path.name}", "sha256": _sha256(path), "written": time.time(), **meta}
+    pointer = {"format": FORMAT, "file": f"checkpoints/{path.name}", "sha256": sha256_file(path), "written": time.time(), **meta}
     _atomic_write_bytes(Path(run_dir) / POINTER, json.dumps(pointer, indent=1, sort_keys=True).encode())
     for old in ckpt_dir.iterdir():
         if old != path:
@@ -139,7 +132,7 @@ def load_checkpoint(run_dir: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
     path = Path(run_dir) / meta["file"]
     if not path.is_file():
         raise CheckpointError(f"checkpoint file {path} named by {POINTER} is missing; refusing to resume")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != meta["sha256"]:
         raise CheckpointError(f"checkpoint file {path} is corrupt: sha256 {digest} != {meta['sha256']} in {POINTER}; refusing to resume")
     try:

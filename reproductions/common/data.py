@@ -1,11 +1,12 @@
 """The one loader of real training data: MedMNIST v2 files, checksum-verified, as uint8 tensors."""
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from zoo.registry import sha256_file
 
 if TYPE_CHECKING:
     import torch
@@ -82,15 +83,6 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         if candidate.is_dir():
             return candidate
     return (REPO_ROOT / ".." / "shared" / "data").resolve()
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def verified_path(dataset: str, data_dir: str | os.PathLike | None = None) -> Path:
