@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 from catalog import schema
 from catalog.db import engine_for, resolve_url, sqlite_path
 from catalog.errors import CatalogError
+from catalog.jsonl import read_jsonl
 from catalog.records import Corpus, load_corpus
 from catalog.sources import MEASURED, source_hash
 from catalog.vocab import DATA_DIR
@@ -82,23 +83,12 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
 
 def evaluation_rows(path: Path) -> list[dict]:
     """Rows of the Evaluation table from the evaluations file (none when absent; a torn last line is skipped)."""
-    if not path.is_file():
-        return []
     columns = set(schema.Evaluation.__table__.columns.keys()) - {"id", "facts"}
-    lines = path.read_text(encoding="utf-8").splitlines()
     out = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                continue
-            raise CatalogError(f"{path}:{i + 1} is not valid JSON") from None
+    for i, rec in enumerate(read_jsonl(path), 1):
         missing = {"model_id", "dataset", "kind", "metric", "value", "n", "seed"} - set(rec)
         if missing:
-            raise CatalogError(f"{path}:{i + 1} lacks {', '.join(sorted(missing))}")
+            raise CatalogError(f"{path}: record {i} lacks {', '.join(sorted(missing))}")
         out.append({**{k: rec.get(k) for k in columns}, "facts": json.dumps({k: v for k, v in rec.items() if k not in columns}, sort_keys=True)})
     return out
 

@@ -12,6 +12,7 @@ from typing import Any, Iterable
 
 import pandas as pd
 
+from catalog.jsonl import read_jsonl
 from reproductions.common.data import REPO_ROOT
 
 RESULTS_DIR = REPO_ROOT / "reproductions" / "results"
@@ -51,24 +52,6 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
             os.fsync(f.fileno())
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def read_jsonl(path: Path) -> list[dict[str, Any]]:
-    """Records of a JSON-lines file; a torn last line (a run killed mid-write) is skipped, any other bad line is an error."""
-    if not path.exists():
-        return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    out = []
-    for i, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
-            if i == len(lines) - 1:
-                continue
-            raise ValueError(f"{path}:{i + 1} is not valid JSON; fix or remove that line") from None
-    return out
 
 
 def load_rows(path: Path | None = None) -> pd.DataFrame:
