@@ -147,7 +147,7 @@ def forward_flops(model: Any, batch: int, device: Any) -> float:
 
 
 def workload(model: Any, batch: int, device: Any, module: Any) -> Callable[[], Any]:
-    """One batch through `module` (the model itself, or a prepared copy of it): decode(noise) or forward(images)."""
+    """One batch through `module` (the model itself, or a prepared copy of it): sample(noise) or forward(images)."""
     import torch
 
     if model.task == "synthesis":
@@ -156,7 +156,7 @@ def workload(model: Any, batch: int, device: Any, module: Any) -> Callable[[], A
         y = None if y is None else y.to(device)
         if z.ndim == 4 and module is not model and next(module.parameters()).is_contiguous(memory_format=torch.channels_last):
             z = z.contiguous(memory_format=torch.channels_last)
-        return lambda: module.decode(z, y)
+        return lambda: module.sample(z, y)
     x = torch.rand(batch, model.channels, model.resolution, model.resolution, device=device) * 2 - 1
     if module is not model and any(p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                                    for p in module.parameters()):

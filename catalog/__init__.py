@@ -4,13 +4,13 @@ Never imports torch, so queries and the `medzoo` catalog commands start fast.
 """
 from typing import Any
 
-from catalog.errors import CatalogError, RecordError, UnknownTermError
+from catalog.errors import CatalogDatabaseError, CatalogError, RecordError, UnknownTermError
 from catalog.export import export
 from catalog.importers import import_file
-from catalog.query import papers, provenance, related, search, similar, stats
+from catalog.query import effects, papers, provenance, related, search, similar, stats
 
-__all__ = ["build", "papers", "stats", "search", "similar", "related", "provenance", "export", "import_file",
-           "CatalogError", "RecordError", "UnknownTermError"]
+__all__ = ["build", "papers", "stats", "effects", "search", "similar", "related", "provenance", "export", "import_file",
+           "CatalogError", "CatalogDatabaseError", "RecordError", "UnknownTermError"]
 
 
 def __getattr__(name: str) -> Any:

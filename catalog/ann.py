@@ -155,13 +155,13 @@ def drop(conn: Any) -> None:
 
 def load(conn: Any) -> Index | None:
     """The index of the connected catalog (cached per database build), or None when it has none."""
-    from catalog.query import _build_key, _has_table
+    from catalog.sql import build_key, has_table
 
-    key = _build_key(conn)  # one database build (a rebuild replaces the index)
+    key = build_key(conn)  # one database build (a rebuild replaces the index)
     with _lock:
         if key in _cache:
             return _cache[key]
-    if not _has_table(conn, "paperann_centroids"):
+    if not has_table(conn, "paperann_centroids"):
         with _lock:
             _cache[key] = None
         return None
@@ -176,21 +176,14 @@ def load(conn: Any) -> Index | None:
     return index
 
 
-def vector_of(conn: Any, pid: int) -> np.ndarray | None:
-    rows = conn.all("SELECT embedding FROM paper WHERE id = :p", {"p": pid})
-    if not rows or rows[0][0] is None:
-        return None
-    return np.frombuffer(bytes(rows[0][0]), dtype=np.float32)
-
-
 def search(conn: Any, index: Index, q: np.ndarray, k: int, exclude: int | None = None, nprobe: int | None = None,
            rerank: int | None = None) -> tuple[list[int], list[float]]:
     """The k best (ids, exact cosines) among the vectors of the nprobe lists closest to q."""
-    from catalog.query import _in
+    from catalog.sql import in_list
 
     q = np.asarray(q, dtype=np.float32)
     probe = np.argsort(-(index.centroids @ q))[: nprobe or index.nprobe]
-    marks, params = _in("l", [int(x) for x in probe])
+    marks, params = in_list("l", [int(x) for x in probe])
     ids_parts, vec_parts = [], []
     for ids_b, vecs_b in conn.all(f"SELECT ids, vecs FROM paperann WHERE list_id IN ({marks})", params):
         ids_parts.append(np.frombuffer(bytes(ids_b), dtype=np.int64))
@@ -211,11 +204,11 @@ def search(conn: Any, index: Index, q: np.ndarray, k: int, exclude: int | None =
 
 
 def _exact(conn: Any, ids: Sequence[int], q: np.ndarray) -> dict[int, float]:
-    from catalog.query import _chunks, _in
+    from catalog.sql import chunks, in_list
 
     out: dict[int, float] = {}
-    for chunk in _chunks(list(ids)):
-        marks, params = _in("i", chunk)
+    for chunk in chunks(list(ids)):
+        marks, params = in_list("i", chunk)
         for pid, emb in conn.all(f"SELECT id, embedding FROM paper WHERE id IN ({marks})", params):
             out[int(pid)] = float(np.frombuffer(bytes(emb), dtype=np.float32) @ q)
     return out

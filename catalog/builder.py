@@ -11,18 +11,19 @@ from sqlalchemy.engine import Connection
 from sqlmodel import SQLModel
 
 from catalog import schema
-from catalog.db import engine_for, resolve_url, sqlite_path
+from catalog.db import connection, engine_for, resolve_url, sqlite_path
 from catalog.errors import CatalogError
 from catalog.jsonl import read_jsonl
-from catalog.records import Corpus, load_corpus
+from catalog.records import KINDS, Corpus, PaperRecord, load_corpus
+from catalog.sourcerank import DERIVED, PRIMARY, classify, tier
 from catalog.sources import MEASURED, source_hash
+from catalog.sql import PG_TSVECTOR
 from catalog.vocab import DATA_DIR
 
 FTS_SQLITE = (
     "CREATE VIRTUAL TABLE paper_fts USING fts5(title, abstract, content='paper', content_rowid='id', "
     "tokenize='porter unicode61')"
 )
-PG_TSVECTOR = "to_tsvector('english', coalesce(title, '') || ' ' || coalesce(abstract, ''))"
 EVALUATIONS = MEASURED
 
 
@@ -52,12 +53,17 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
         rows["dataset"].append({"slug": d.slug, "name": d.name, "synonyms": json.dumps(d.synonyms), "organ": d.organ,
                                 "modality": d.modality, "n_images": d.n_images, "classes": json.dumps(d.classes),
                                 "license": d.license or None, "url": d.url or None})
+        fields: dict[str, list[str]] = {}
+        for s in d.sources:
+            for f in s.fields:
+                fields.setdefault(f, []).append(s.url)
         for s in d.sources:
             rows["provenance"] += [{"entity": "dataset", "entity_key": d.slug, "field": f, "source": s.url,
-                                    "checked": s.checked} for f in s.fields]
-    ids = {}
+                                    "checked": s.checked, "source_class": classify(s.url), "tier": tier(s.url),
+                                    "secondary_only": all(tier(u) != PRIMARY for u in fields[f])} for f in s.fields]
+    keys = {p.key: pid for pid, p in enumerate(corpus.papers, start=1)}
+    ids = {doi: keys[p.key] for doi, p in corpus.by_doi().items()}  # DOIs and arXiv DOIs -> paper id
     for pid, (p, vec) in enumerate(zip(corpus.papers, vectors), start=1):
-        ids[p.doi] = pid
         rows["paper"].append({"id": pid, "key": p.key, "kind": p.kind, "year": p.year, "embedding": vec.tobytes(),
                               **{k: (v or None) for k, v in p.text.items()}})
         rows["paperauthor"] += [{"paper_id": pid, "position": i, "name": a} for i, a in enumerate(p.authors)]
@@ -66,19 +72,40 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
             rows[tname] += [{"paper_id": pid, "term": t, "status": "verified"} for t in p.tags.get(vocab, [])]
             rows[tname] += [{"paper_id": pid, "term": t, "status": "proposed"} for t in p.proposed.get(vocab, [])
                             if t not in p.tags.get(vocab, [])]
-        rows["papereffect"] += [{"paper_id": pid, "text": e} for e in p.effects]
+        rows["papereffect"] += [{"paper_id": pid, "text": e.summary(), "task": e.task or None, "metric": e.metric or None,
+                                 "measure": e.measure or None, "value_without": e.without, "value_with": e.with_,
+                                 "change": e.gain, "unit": e.unit or None, "real_data": e.real_data or None,
+                                 "comparison": e.comparison or None, "source": e.source or None, "note": e.note or None}
+                                for e in p.effects]
         rows["paperattribute"] += [{"paper_id": pid, "name": k, "value": v} for k, v in p.attributes.items()]
-        seen = set()
-        for s in p.sources:
-            for f in s.fields:
-                if (f, s.url) not in seen:
-                    seen.add((f, s.url))
-                    rows["provenance"].append({"entity": "paper", "entity_key": p.key, "field": f, "source": s.url,
-                                               "checked": s.checked})
+        rows["provenance"] += provenance_rows(p)
     for pid, p in enumerate(corpus.papers, start=1):
         rows["paperrelation"] += list({(pid, ids[t], k): {"source_id": pid, "target_id": ids[t], "kind": k}
                                        for k, t in p.relations}.values())
     return rows
+
+
+def provenance_rows(p: PaperRecord) -> list[dict]:
+    """One row per (field, source) of a paper, ranked (catalog/sourcerank.py); a field derived by rule gets one row
+    with source 'rule:<rule>', tier 'derived', checked on the latest check of the field it derives from."""
+    out, seen = [], set()
+    by_field = p.field_sources()
+    code = p.text.get("code_url", "")
+    for s in p.sources:
+        for f in s.fields:
+            if (f, s.url) in seen:
+                continue
+            seen.add((f, s.url))
+            only_secondary = all(tier(x.url, code) != PRIMARY for x in by_field[f])
+            out.append({"entity": "paper", "entity_key": p.key, "field": f, "source": s.url, "checked": s.checked,
+                        "source_class": classify(s.url, code), "tier": tier(s.url, code),
+                        "secondary_only": only_secondary})
+    for f, rule in p.derived.items():
+        basis = by_field.get("arxiv" if rule == "arxiv" else f, [])
+        out.append({"entity": "paper", "entity_key": p.key, "field": f, "source": f"rule:{rule}",
+                    "checked": max((x.checked for x in basis), default=dt.date.today()), "source_class": "rule",
+                    "tier": DERIVED, "secondary_only": False})
+    return out
 
 
 def evaluation_rows(path: Path) -> list[dict]:
@@ -102,6 +129,7 @@ def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # n
             conn.execute(table.insert(), rows[table.name])
     meta = {"source_hash": digest, "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets))}
+    meta |= {f"papers_{k}": str(sum(p.kind == k for p in corpus.papers)) for k in KINDS}
     conn.execute(schema.Meta.__table__.insert(), [{"name": k, "value": v} for k, v in meta.items()])
     create_fulltext(conn)
     from catalog.indexes import finish
@@ -145,7 +173,7 @@ def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
             tmp.unlink(missing_ok=True)
     else:
         engine = engine_for(url)
-        with engine.begin() as conn:  # transactional DDL: a failure rolls back to the previous catalog
+        with connection(engine, begin=True) as conn:  # transactional DDL: a failure rolls back to the previous catalog
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))  # one build at a time
             conn.execute(text("DROP TABLE IF EXISTS paper_fts"))

@@ -91,10 +91,40 @@ def run_papers(organ: list[str] | None, modality: list[str] | None, task: list[s
     emit(rows, fmt, SHORT + ["effects"])
 
 
-def run_stats(by: str, fmt: Format, db: str | None) -> None:
+def run_stats(by: str, fmt: Format, db: str | None, kind: str | None = "primary") -> None:
     from catalog.query import stats_rows
 
-    emit(stats_rows(by, db=db), fmt, title=f"papers by {by}")
+    kind = None if kind in (None, "all") else kind
+    emit(stats_rows(by, db=db, kind=kind), fmt, title=f"{kind or 'all'} papers by {by}")
+
+
+def run_coverage(fmt: Format, db: str | None) -> None:
+    """`medzoo catalog coverage`: every depth goal with its figure and met / not met, the kinds, fields filled and
+    sourced, families with reproductions and trained models, counts, papers without a DOI."""
+    from catalog.coverage import coverage
+
+    rep = coverage(db=db)
+    if fmt == Format.json:
+        def records(df):  # noqa: ANN001, ANN202 - a DataFrame
+            return json.loads(df.to_json(orient="records"))
+
+        print(json.dumps({"papers": rep.papers, "with_doi": rep.with_doi,
+                          "goals": [{"name": k, **r} for k, r in zip(rep.goals.index, records(rep.goals))],
+                          "kinds": records(rep.kinds), "fields": records(rep.fields),
+                          "families": records(rep.families), "secondary_only": records(rep.secondary_only),
+                          "missing_doi": records(rep.missing_doi),
+                          "counts": {k: records(v) for k, v in rep.counts.items()}}, indent=2))
+        return
+    if fmt == Format.table:
+        print(rep.summary())
+    goals = rep.goals.assign(met=rep.goals.met.map({True: "met", False: "not met"}).fillna("reported"))
+    emit(goals, fmt, title="depth goals (primary papers)")
+    emit(rep.kinds, fmt, title="papers by kind")
+    emit(rep.fields, fmt, title="fields of primary papers: filled, sourced, resting only on secondary sources")
+    emit(rep.families, fmt, title="primary papers linked to reproductions and trained models")
+    for by in ("organ", "modality", "year"):
+        emit(rep.counts[by], fmt, title=f"primary papers by {by}")
+    emit(rep.missing_doi, fmt, title="primary papers without a DOI")
 
 
 def run_search(text: str, limit: int, fmt: Format, db: str | None) -> None:
@@ -168,7 +198,7 @@ def register(app: typer.Typer) -> typer.Typer:
                    loss: Optional[list[str]] = typer.Option(None), metric: Optional[list[str]] = typer.Option(None),
                    dataset: Optional[list[str]] = typer.Option(None),
                    year_from: Optional[int] = typer.Option(None, "--from"), year_to: Optional[int] = typer.Option(None, "--to"),
-                   kind: Optional[str] = typer.Option(None, help="review | primary | related"),
+                   kind: Optional[str] = typer.Option(None, help="primary | method | dataset | related | review"),
                    limit: Optional[int] = typer.Option(None, "--limit", "-k", help="at most this many papers (newest first)"),
                    fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
         """Papers matching every filter: which GANs, losses and metrics were used for an organ and modality."""
@@ -176,9 +206,17 @@ def register(app: typer.Typer) -> typer.Typer:
 
     @app.command("stats")
     def stats_cmd(by: str = typer.Option("organ", help="organ|modality|task|architecture|loss|metric|dataset|year|kind|venue"),
+                  kind: str = typer.Option("primary", help="count this kind only (primary | method | dataset | related | "
+                                                          "review), or all"),
                   fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
-        """Number of papers per term, as the review counts them."""
-        run_stats(by, fmt, db)
+        """Number of primary papers per term, as the review counts them (--kind all: every paper)."""
+        run_stats(by, fmt, db, kind)
+
+    @catalog_app.command("coverage")
+    def coverage_cmd(fmt: Format = typer.Option(Format.table, "--format"), db: Optional[str] = DbOpt) -> None:
+        """Coverage report: every depth goal with its figure (met / not met), papers per kind, fields filled and
+        sourced, facts resting only on secondary sources, primary papers linked to trained models."""
+        run_coverage(fmt, db)
 
     @app.command("search")
     def search_cmd(text: str, limit: int = typer.Option(20, "--limit", "-k"),
@@ -219,7 +257,8 @@ def register(app: typer.Typer) -> typer.Typer:
 
     @catalog_app.command("import")
     def import_cmd(file: Path, source: Optional[str] = typer.Option(None, help="URL the file came from (recorded as source)"),
-                   kind: str = typer.Option("primary", help="kind of the added papers"),
+                   kind: str = typer.Option("related", help="kind of the added papers (set a paper to primary once its "
+                                                             "organ, modality and architecture are verified)"),
                    data_dir: Optional[Path] = typer.Option(None, help="curated files to merge into")) -> None:
         """Merge a BibTeX, RIS or PubMed XML file into the curated records (tags marked as proposed)."""
         from catalog.importers import import_file

@@ -21,3 +21,13 @@ class UnknownTermError(CatalogError):
         self.vocab, self.term, self.allowed, self.close = vocab, term, allowed, close
         hint = f" Close matches: {', '.join(close)}." if close else ""
         super().__init__(f"unknown {vocab} term {term!r}.{hint} Allowed: {', '.join(allowed)}.")
+
+
+class CatalogDatabaseError(CatalogError):
+    """The catalog database cannot be used: server down, authentication refused, database or catalog tables missing.
+
+    One line naming the URL (password masked) and what to do; the CLI prints it and exits with status 2."""
+
+    def __init__(self, url: str, reason: str, todo: str) -> None:
+        self.url, self.reason, self.todo = url, reason, todo
+        super().__init__(f"catalog database {url}: {reason}; {todo}")

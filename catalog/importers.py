@@ -202,9 +202,11 @@ class ImportReport:
     merged: dict[str, list[str]] = field(default_factory=dict)
 
 
-def import_file(path: str | Path, source: str | None = None, data_dir: Path = DATA_DIR, kind: str = "primary",
+def import_file(path: str | Path, source: str | None = None, data_dir: Path = DATA_DIR, kind: str = "related",
                 checked: dt.date | None = None) -> ImportReport:
-    """Merge an import file into data_dir/papers: duplicates (DOI, PMID or title) fill empty fields; the rest are added."""
+    """Merge an import file into data_dir/papers: duplicates (DOI, PMID or title) fill empty fields; the rest are added
+    as `kind` (default related: a primary paper needs a verified organ, modality and architecture, and the importer
+    only proposes tags)."""
     import yaml  # on use: `import catalog` stays light
 
     path = Path(path)

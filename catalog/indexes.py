@@ -11,33 +11,39 @@ from __future__ import annotations
 
 from typing import Any
 
-STAT_TABLE = "paperstat"
+from catalog.sql import STAT_TABLE  # noqa: F401 - the table's name, as before
+
+STAT_KINDS = ("", "primary")  # counts stored per build: every paper ('') and the primary studies (stats' default)
 
 
 def stats_table(conn: Any) -> int:
-    """(Re)create `paperstat` from the live counts; returns the number of rows stored."""
+    """(Re)create `paperstat` from the live counts, for every kind and for the primary studies; returns the rows stored."""
     from sqlalchemy import text
 
-    from catalog.query import FILTERS, STATS_BY, live_stats_sql
+    from catalog.sql import FILTERS, STAT_TABLE, STATS_BY, live_stats_sql
 
     conn.execute(text(f"DROP TABLE IF EXISTS {STAT_TABLE}"))
-    conn.execute(text(f"CREATE TABLE {STAT_TABLE} (by_name VARCHAR NOT NULL, position INTEGER NOT NULL, value VARCHAR, "
-                      "name VARCHAR, papers INTEGER NOT NULL, PRIMARY KEY (by_name, position))"))
+    conn.execute(text(f"CREATE TABLE {STAT_TABLE} (by_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, position INTEGER NOT NULL, "
+                      "value VARCHAR, name VARCHAR, papers INTEGER NOT NULL, PRIMARY KEY (by_name, kind, position))"))
     rows = []
-    for by in STATS_BY:
-        for i, r in enumerate(conn.execute(text(live_stats_sql(by))).all()):
-            rows.append({"b": by, "p": i, "v": None if r[0] is None else str(r[0]),
-                         "n": r[1] if by in FILTERS else None, "c": int(r[-1])})
+    for kind in STAT_KINDS:
+        for by in STATS_BY:
+            if kind and by == "kind":
+                continue
+            params = {"kind": kind} if kind else {}
+            for i, r in enumerate(conn.execute(text(live_stats_sql(by, kind or None)), params).all()):
+                rows.append({"b": by, "k": kind, "p": i, "v": None if r[0] is None else str(r[0]),
+                             "n": r[1] if by in FILTERS else None, "c": int(r[-1])})
     if rows:
-        conn.execute(text(f"INSERT INTO {STAT_TABLE} (by_name, position, value, name, papers) VALUES (:b, :p, :v, :n, :c)"),
-                     rows)
+        conn.execute(text(f"INSERT INTO {STAT_TABLE} (by_name, kind, position, value, name, papers) "
+                          "VALUES (:b, :k, :p, :v, :n, :c)"), rows)
     return len(rows)
 
 
 def covering_indexes(conn: Any) -> None:
     from sqlalchemy import text
 
-    from catalog.query import FILTERS, LINK_TABLE
+    from catalog.sql import FILTERS, LINK_TABLE
 
     for vocab in FILTERS:
         t = LINK_TABLE[vocab]

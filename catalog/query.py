@@ -19,26 +19,23 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
-from catalog.db import default_path
+from catalog.db import default_path, mapped_errors
 from catalog.errors import CatalogError
-from catalog.records import normalise_doi
+from catalog.records import KINDS, arxiv_doi, normalise_doi
+from catalog.sql import (FILTERS, LINK_TABLE, PLURAL, STATS_BY, VOCAB_TABLE, Conn, build_key, cached, chunks,
+                         has_table, in_list, live_stats_sql as _live_stats_sql)
 from catalog.vocab import Term, Vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy.engine import Engine
 
-FILTERS = ("organ", "modality", "task", "architecture", "loss", "metric", "dataset")
-STATS_BY = (*FILTERS, "year", "kind", "venue")
 PAPER_COLUMNS = ["key", "title", "authors", "year", "venue", "doi", "pmid", "kind", "organs", "modalities", "tasks",
                  "architectures", "datasets", "losses", "metrics", "effects", "code_url"]
-PLURAL = {"organ": "organs", "modality": "modalities", "task": "tasks", "architecture": "architectures",
-          "loss": "losses", "metric": "metrics", "dataset": "datasets"}
-# table names of catalog/schema.py (SQLModel names tables after their class, lower case)
-VOCAB_TABLE = {v: v for v in FILTERS}
-LINK_TABLE = {v: f"paper{v}" for v in FILTERS}
 _PAPER_BASE = ("id", "key", "title", "year", "venue", "doi", "pmid", "kind", "code_url")
-_CHUNK = 5000  # ids per IN (...) list: far below SQLite's limit on bound parameters
+STATS_KIND = "primary"  # what stats() counts unless told otherwise: the primary studies
+# the helpers of catalog/sql.py under their former names here (bench/catalog_scale.py uses some)
+_Conn, _in, _chunks, _build_key, _has_table, _cached = Conn, in_list, chunks, build_key, has_table, cached
 
 
 @lru_cache(maxsize=8)
@@ -101,53 +98,6 @@ def _sqlite_file(db: str | os.PathLike | None) -> Path | None:
     return None
 
 
-_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-
-
-@lru_cache(maxsize=1024)
-def _pyformat(sql: str) -> str:
-    """:name parameters as psycopg's %(name)s (a literal % doubled); the catalog's SQL has no ':' of its own."""
-    return _NAMED.sub(r"%(\1)s", sql.replace("%", "%%"))
-
-
-class _Conn:
-    """A read connection: `all(sql, params)` runs plain SQL with :name parameters on sqlite3, on psycopg directly
-    (PostgreSQL: no SQLAlchemy compilation or row processing per query), or through SQLAlchemy (anything else)."""
-
-    def __init__(self, raw: Any, dialect: str, ident: str = "") -> None:
-        self.raw = raw
-        self.dialect = dialect
-        self.ident = ident  # which database (and which build of a SQLite file), for caches
-        self.dbapi = None
-        if dialect == "postgresql" and type(raw).__module__.startswith("sqlalchemy"):
-            driver = getattr(getattr(raw.connection, "dbapi_connection", None), "__module__", "")
-            if driver.startswith("psycopg"):
-                self.dbapi = raw.connection.dbapi_connection
-
-    def _cursor(self, sql: str, params: dict[str, Any] | None) -> Any:
-        if self.dialect == "sqlite":
-            return self.raw.execute(sql, params or {})
-        cur = self.dbapi.cursor()
-        cur.execute(_pyformat(sql), params or {})
-        return cur
-
-    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        if self.dialect == "sqlite" or self.dbapi is not None:
-            return self._cursor(sql, params).fetchall()
-        from sqlalchemy import text
-
-        return [tuple(r) for r in self.raw.execute(text(sql), params or {}).fetchall()]
-
-    def columns(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-        if self.dialect == "sqlite" or self.dbapi is not None:
-            cur = self._cursor(sql, params)
-            return [d[0] for d in cur.description], cur.fetchall()
-        from sqlalchemy import text
-
-        res = self.raw.execute(text(sql), params or {})
-        return list(res.keys()), [tuple(r) for r in res.fetchall()]
-
-
 _local = threading.local()
 
 
@@ -170,8 +120,9 @@ def _sqlite_conn(path: Path) -> tuple[Any, str]:
 
 
 @contextmanager
-def _session(db: str | None) -> Iterator[_Conn]:
-    """A connection to the catalog: sqlite3 for SQLite files, SQLAlchemy for other URLs. Rebuilds a stale default."""
+def _session(db: str | None) -> Iterator[Conn]:
+    """A connection to the catalog: sqlite3 for SQLite files, SQLAlchemy for other URLs. Rebuilds a stale default.
+    A database that cannot be reached or holds no catalog raises a one-line CatalogDatabaseError."""
     path = _sqlite_file(db)
     if path is not None:
         if db is None and path == default_path().resolve():
@@ -179,23 +130,20 @@ def _session(db: str | None) -> Iterator[_Conn]:
                 _rebuild_default(path)
         elif not path.exists():
             raise CatalogError(f"no catalog database at {path}: run `medzoo catalog build --db {path}` first")
-        raw, ident = _sqlite_conn(path)
-        yield _Conn(raw, "sqlite", ident)
+        with mapped_errors(str(path)):
+            raw, ident = _sqlite_conn(path)
+            yield Conn(raw, "sqlite", ident)
         return
     engine = connect(db)
-    with engine.connect() as conn:
-        yield _Conn(conn, engine.dialect.name, engine.url.render_as_string(hide_password=True))
+    with mapped_errors(engine.url.render_as_string(hide_password=False)):
+        with engine.connect() as conn:
+            yield Conn(conn, engine.dialect.name, engine.url.render_as_string(hide_password=True))
 
 
-def _in(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
-    """':name0, :name1, ...' and its parameters, for an IN (...) list."""
-    params = {f"{name}{i}": v for i, v in enumerate(values)}
-    return ", ".join(f":{k}" for k in params), params
-
-
-def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
-    for i in range(0, len(ids), _CHUNK):
-        yield ids[i : i + _CHUNK]
+def _kind(kind: str | None) -> str | None:
+    if kind is not None and kind not in KINDS:
+        raise CatalogError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    return kind
 
 
 class Rows:
@@ -243,36 +191,6 @@ class Rows:
         return pd.DataFrame(self.records, columns=self.columns)
 
 
-_VOCAB_CACHE: dict[tuple, Any] = {}
-_VOCAB_LOCK = threading.Lock()
-
-
-def _build_key(conn: _Conn) -> tuple:
-    """Identifies one build of one database: a SQLite file's identity and stat, or the URL plus the build's meta facts."""
-    key = conn.__dict__.get("_build_key")
-    if key is None:
-        if conn.dialect == "sqlite":
-            key = (conn.ident,)
-        else:
-            key = (conn.ident, *sorted(conn.all("SELECT name, value FROM meta WHERE name IN ('built_at', 'source_hash')")))
-        conn.__dict__["_build_key"] = key
-    return key
-
-
-def _cached(conn: _Conn, what: str, load: Any) -> Any:
-    """Per-build cache of small read-only tables (a build replaces the database, and the key with it)."""
-    key = (*_build_key(conn), what)
-    with _VOCAB_LOCK:
-        if key in _VOCAB_CACHE:
-            return _VOCAB_CACHE[key]
-    value = load()
-    with _VOCAB_LOCK:
-        if len(_VOCAB_CACHE) > 256:
-            _VOCAB_CACHE.clear()
-        _VOCAB_CACHE[key] = value
-    return value
-
-
 def _load_vocabulary(conn: _Conn, name: str) -> Vocabulary:
     if name not in VOCAB_TABLE:
         raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
@@ -285,14 +203,6 @@ def _vocabulary(conn: _Conn, name: str) -> Vocabulary:
     if name not in VOCAB_TABLE:
         raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
     return _cached(conn, f"vocab:{name}", lambda: _load_vocabulary(conn, name))
-
-
-def vocabulary(name: str, db: str | None = None) -> Vocabulary:
-    """A vocabulary as stored in the database (synonyms included), for resolving user input."""
-    if name not in VOCAB_TABLE:
-        raise CatalogError(f"unknown vocabulary {name!r}; choose from {', '.join(VOCAB_TABLE)}")
-    with _session(db) as conn:
-        return _load_vocabulary(conn, name)
 
 
 def _as_list(value: str | Iterable[str]) -> list[str]:
@@ -383,8 +293,7 @@ def papers_rows(organ=None, modality=None, task=None, architecture=None, loss=No
             clauses.append(c)
             params |= p
         if kind is not None:
-            if kind not in ("review", "primary", "related"):
-                raise CatalogError(f"kind must be review, primary or related, got {kind!r}")
+            _kind(kind)
             clauses.append("kind = :kind")
             params["kind"] = kind
         from catalog import tagbits
@@ -418,45 +327,55 @@ def papers(organ=None, modality=None, task=None, architecture=None, loss=None, m
                        db=db).to_frame()
 
 
-def _has_table(conn: _Conn, name: str) -> bool:
-    if conn.dialect == "sqlite":
-        return bool(conn.all("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = :n", {"n": name}))
-    if conn.dialect == "postgresql":
-        return bool(conn.all("SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = :n AND schemaname = ANY(current_schemas(false))",
-                             {"n": name}))
-    return False
+def live_stats_sql(by: str, kind: str | None = None) -> str:
+    """The counting query of stats(by, kind) (parameter :kind when a kind is given); the build stores its result in
+    `paperstat` (catalog/indexes.py)."""
+    try:
+        return _live_stats_sql(by, kind)
+    except KeyError:
+        raise CatalogError(f"stats by {by!r} is not available; choose from {', '.join(STATS_BY)}") from None
 
 
-def live_stats_sql(by: str) -> str:
-    """The counting query of stats(by); the build stores its result in `paperstat` (catalog/indexes.py)."""
-    if by in FILTERS:
-        return (f"SELECT v.slug, v.name, count(DISTINCT t.paper_id) AS papers FROM {VOCAB_TABLE[by]} v "
-                f"JOIN {LINK_TABLE[by]} t ON t.term = v.slug AND t.status = 'verified' "
-                "GROUP BY v.slug, v.name ORDER BY papers DESC, v.slug")
-    if by in STATS_BY:
-        return f"SELECT {by}, count(*) AS papers FROM paper WHERE {by} IS NOT NULL GROUP BY {by} ORDER BY papers DESC, {by}"
-    raise CatalogError(f"stats by {by!r} is not available; choose from {', '.join(STATS_BY)}")
-
-
-def stats_rows(by: str = "organ", db: str | None = None) -> Rows:
+def stats_rows(by: str = "organ", db: str | None = None, kind: str | None = STATS_KIND) -> Rows:
     """`stats` as plain rows."""
     if by not in STATS_BY:
         raise CatalogError(f"stats by {by!r} is not available; choose from {', '.join(STATS_BY)}")
+    kind = None if by == "kind" else _kind(kind)
     cols = [by, "name", "papers"] if by in FILTERS else [by, "papers"]
     with _session(db) as conn:
-        if _has_table(conn, "paperstat"):  # counts stored by the build (catalog/indexes.py): no scan of the link tables
-            rows = conn.all("SELECT value, name, papers FROM paperstat WHERE by_name = :by ORDER BY position", {"by": by})
+        stored = cached(conn, "paperstat-kinds", lambda: _stored_kinds(conn))
+        if (kind or "") in stored:  # counts stored by the build (catalog/indexes.py): no scan of the link tables
+            rows = conn.all("SELECT value, name, papers FROM paperstat WHERE by_name = :by AND kind = :kind "
+                            "ORDER BY position", {"by": by, "kind": kind or ""})
             rows = [r if by in FILTERS else (int(r[0]) if by == "year" else r[0], r[2]) for r in rows]
         else:
-            rows = conn.all(live_stats_sql(by))
+            rows = conn.all(live_stats_sql(by, kind), {"kind": kind} if kind else None)
     if not rows:
         return Rows([by, "papers"], [])
     return Rows(cols, [dict(zip(cols, r)) for r in rows])
 
 
-def stats(by: str = "organ", db: str | None = None) -> "pd.DataFrame":
-    """Number of papers per organ, modality, task, architecture, loss, metric, dataset, year, kind or venue."""
-    return stats_rows(by, db).to_frame().reset_index(drop=True)
+def _stored_kinds(conn: Conn) -> set[str]:
+    """The kinds `paperstat` holds counts for ('' = every kind); none for a database without it (or built before
+    counts were stored per kind)."""
+    if not has_table(conn, "paperstat"):
+        return set()
+    if conn.dialect == "sqlite":
+        cols = {r[1] for r in conn.all("PRAGMA table_info(paperstat)")}
+    else:
+        cols = {r[0] for r in conn.all("SELECT column_name FROM information_schema.columns WHERE table_name = 'paperstat' "
+                                       "AND table_schema = ANY(current_schemas(false))")}
+    if "kind" not in cols:
+        return set()
+    return {r[0] for r in conn.all("SELECT DISTINCT kind FROM paperstat")}
+
+
+def stats(by: str = "organ", db: str | None = None, kind: str | None = STATS_KIND) -> "pd.DataFrame":
+    """Number of papers per organ, modality, task, architecture, loss, metric, dataset, year, kind or venue.
+
+    Counts the primary studies (kind='primary'); kind=None counts every paper, another kind only that kind.
+    by='kind' always counts every kind."""
+    return stats_rows(by, db, kind).to_frame().reset_index(drop=True)
 
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -498,7 +417,7 @@ def search_rows(query: str, limit: int = 20, db: str | None = None) -> Rows:
 
 
 def _pg_tsvector() -> str:
-    from catalog.builder import PG_TSVECTOR
+    from catalog.sql import PG_TSVECTOR
 
     return PG_TSVECTOR
 
@@ -508,12 +427,21 @@ def search(query: str, limit: int = 20, db: str | None = None) -> "pd.DataFrame"
     return search_rows(query, limit, db).to_frame()
 
 
+def _by_doi(d: str) -> tuple[str, dict[str, Any]]:
+    """WHERE clause finding a paper by a normalised DOI: its DOI, or the arXiv DOI of its arXiv id (a preprint's DOI
+    names its published version too)."""
+    if d.startswith("10.48550/arxiv."):
+        return "(doi = :d OR lower(arxiv) = :a)", {"d": d, "a": d.removeprefix("10.48550/arxiv.")}
+    return "doi = :d", {"d": d}
+
+
 def _paper_id(conn: _Conn, doi: str) -> int:
     try:
         d = normalise_doi(doi)
     except ValueError as e:
         raise CatalogError(str(e)) from None
-    rows = conn.all("SELECT id FROM paper WHERE doi = :d", {"d": d})
+    where, params = _by_doi(d)
+    rows = conn.all(f"SELECT id FROM paper WHERE {where} ORDER BY id", params)
     if not rows:
         raise CatalogError(f"no paper with DOI {d} in the catalog")
     return rows[0][0]
@@ -531,7 +459,8 @@ def similar_rows(text_or_doi: str, k: int = 10, db: str | None = None) -> Rows:
             is_doi = False
         q = None
         if is_doi:  # the paper's id and vector in one query
-            found = conn.all("SELECT id, embedding FROM paper WHERE doi = :d", {"d": d})
+            where, params = _by_doi(d)
+            found = conn.all(f"SELECT id, embedding FROM paper WHERE {where} ORDER BY id", params)
             if not found:
                 raise CatalogError(f"no paper with DOI {d} in the catalog")
             pid = found[0][0]
@@ -583,8 +512,15 @@ def related(doi: str, db: str | None = None) -> "pd.DataFrame":
     return df.sort_values(["relation", "year"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 
+PROVENANCE_COLUMNS = ["entity", "key", "field", "source", "checked", "source_class", "tier", "secondary_only"]
+
+
 def provenance(key_or_doi: str, db: str | None = None) -> "pd.DataFrame":
-    """Every field of a paper (by key or DOI) or dataset (by slug) with the source that confirms it and when."""
+    """Every field of a paper (by key or DOI) or dataset (by slug) with the source that confirms it and when.
+
+    `source_class` and `tier` rank the source (catalog/sourcerank.py: publisher, PubMed/PMC, arXiv, DBLP and the
+    paper's own repository are primary; aggregators and mirrors secondary); a field derived by rule has tier
+    `derived` and source `rule:<rule>`. `secondary_only` marks a field whose every source is secondary."""
     import datetime as dt
 
     import pandas as pd
@@ -592,16 +528,65 @@ def provenance(key_or_doi: str, db: str | None = None) -> "pd.DataFrame":
     with _session(db) as conn:
         key = key_or_doi
         try:
-            d = normalise_doi(key_or_doi)
-            rows = conn.all("SELECT key FROM paper WHERE doi = :d", {"d": d})
+            where, params = _by_doi(normalise_doi(key_or_doi))
+            rows = conn.all(f"SELECT key FROM paper WHERE {where} ORDER BY id", params)
             key = rows[0][0] if rows else key
         except ValueError:
             pass
-        rows = conn.all("SELECT entity, entity_key, field, source, checked FROM provenance WHERE entity_key = :k "
-                        "ORDER BY field, source", {"k": key})
+        rows = conn.all("SELECT entity, entity_key, field, source, checked, source_class, tier, secondary_only "
+                        "FROM provenance WHERE entity_key = :k ORDER BY field, source", {"k": key})
     if conn.dialect == "sqlite":  # SQLAlchemy's Date type reads SQLite's ISO text as datetime.date
-        rows = [(*r[:4], dt.date.fromisoformat(r[4]) if isinstance(r[4], str) else r[4]) for r in rows]
-    df = pd.DataFrame(rows, columns=["entity", "key", "field", "source", "checked"])
+        rows = [(*r[:4], dt.date.fromisoformat(r[4]) if isinstance(r[4], str) else r[4], r[5], r[6], bool(r[7]))
+                for r in rows]
+    df = pd.DataFrame(rows, columns=PROVENANCE_COLUMNS)
     if df.empty:
         raise CatalogError(f"no paper or dataset {key_or_doi!r} in the catalog")
+    return df
+
+
+EFFECT_COLUMNS = ["key", "title", "year", "organs", "modalities", "architectures", "datasets", "task", "metric",
+                  "measure", "without", "with", "gain", "unit", "real_data", "comparison", "source", "text"]
+
+
+def effects(organ=None, modality=None, architecture=None, dataset=None,  # noqa: ANN001 - as papers()
+            year: int | tuple[int | None, int | None] | None = None, kind: str | None = "primary",
+            task: str | None = None, metric: str | None = None, structured: bool = True,
+            db: str | None = None) -> "pd.DataFrame":
+    """What papers gained by adding synthetic images: one row per reported comparison, newest paper first.
+
+    Paper filters as in papers() (synonyms resolve, an architecture includes its variants); `task` (classification,
+    segmentation, detection, ...) and `metric` filter the rows themselves. `without` and `with` are the values without
+    and with synthetic data, `gain` their difference (or the change the paper reports), in `unit`. structured=False
+    adds the free-text effects of the older form (their figures only in `text`).
+    e.g. effects(organ="lung", modality="x-ray") or effects(metric="dice").
+    """
+    import pandas as pd
+
+    found = papers_rows(organ=organ, modality=modality, architecture=architecture, dataset=dataset, year=year,
+                        kind=_kind(kind), db=db)
+    by_key = {r["key"]: r for r in found.plain()}
+    out = []
+    with _session(db) as conn:
+        want_metric = _vocabulary(conn, "metric").resolve(metric) if metric is not None else None
+        rows = conn.all("SELECT p.key, e.task, e.metric, e.measure, e.value_without, e.value_with, e.change, e.unit, "
+                        "e.real_data, e.comparison, e.source, e.text FROM papereffect e JOIN paper p ON p.id = e.paper_id "
+                        "ORDER BY e.id")
+    order = {k: i for i, k in enumerate(by_key)}
+    for key, t, m, measure, without, with_, change, unit, real, comparison, source, text in rows:
+        if key not in by_key or (structured and not (m or measure)):
+            continue
+        if (task is not None and t != task) or (want_metric is not None and m != want_metric):
+            continue
+        p = by_key[key]
+        gain = round(with_ - without, 10) if without is not None and with_ is not None else change
+        out.append({"key": key, "title": p["title"], "year": p["year"], "organs": p["organs"],
+                    "modalities": p["modalities"], "architectures": p["architectures"], "datasets": p["datasets"],
+                    "task": t or "", "metric": m or "", "measure": measure or "", "without": without, "with": with_,
+                    "gain": gain, "unit": unit or "", "real_data": real or "", "comparison": comparison or "",
+                    "source": source or "", "text": text})
+    out.sort(key=lambda r: order[r["key"]])  # papers() order: newest first
+    df = pd.DataFrame(out, columns=EFFECT_COLUMNS)
+    df["year"] = df["year"].astype("Int64")
+    for c in ("without", "with", "gain"):
+        df[c] = df[c].astype(float)
     return df

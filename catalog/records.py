@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,9 +10,21 @@ from typing import Any
 
 
 from catalog.errors import CatalogError, RecordError, UnknownTermError
+from catalog.sourcerank import prints_arxiv_doi, valid_source
 from catalog.vocab import DATA_DIR, Vocabulary
 
-KINDS = ("review", "primary", "related")
+# primary: a study that synthesises or translates medical images with a generative model (for augmentation or as its
+# subject); method: a general generative-modelling paper the primaries build on; dataset: a paper describing a data
+# set; related: other papers linked to the catalog; review: a survey. Counts and statistics use `primary`.
+KINDS = ("primary", "method", "dataset", "related", "review")
+PRIMARY_REQUIRED = ("organs", "modalities", "architectures")  # a primary paper without one of these fails the build
+# fields a record may derive by rule instead of crediting a page: field -> {rule: what the rule does}
+DERIVATIONS = {"doi": {"arxiv": "the arXiv DOI 10.48550/arxiv.<arxiv id>, from the record's arxiv field"}}
+ARXIV_DOI_PREFIX = "10.48550/arxiv."
+# downstream tasks of an effect row (what the synthetic images were added to the training data of)
+EFFECT_TASKS = ("classification", "segmentation", "detection", "regression", "registration", "reconstruction", "other")
+EFFECT_KEYS = {"task", "metric", "measure", "without", "with", "change", "unit", "real_data", "comparison", "source",
+               "note"}
 RELATION_TYPES = ("cites", "similar")
 TAG_FIELDS = {  # record field -> vocabulary it draws from
     "organs": "organ",
@@ -23,8 +36,8 @@ TAG_FIELDS = {  # record field -> vocabulary it draws from
 }
 TEXT_FIELDS = ("title", "venue", "volume", "issue", "pages", "doi", "pmid", "arxiv", "url", "abstract", "code_url")
 SOURCED_FIELDS = (*TEXT_FIELDS, "authors", "year", *TAG_FIELDS, "datasets", "effects", "attributes", "relations")
-PAPER_FIELDS = {"key", "kind", "proposed", "sources", *SOURCED_FIELDS}
-DATASET_FIELDS = {"slug", "name", "synonyms", "organ", "modality", "n_images", "classes", "license", "url", "sources"}
+PAPER_FIELDS = {"key", "kind", "proposed", "derived", "sources", *SOURCED_FIELDS}
+DATASET_FIELDS = {"slug", "name", "synonyms", "organ", "modality", "n_images", "classes", "license", "url", "loader", "sources"}
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
 
@@ -53,6 +66,66 @@ class Source:
     fields: list[str]
 
 
+def arxiv_doi(arxiv_id: str) -> str:
+    """The DOI arXiv registers for a preprint: 10.48550/arxiv.<id> (lower case, without a version suffix)."""
+    return ARXIV_DOI_PREFIX + re.sub(r"v\d+$", "", str(arxiv_id).strip().lower())
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else f"{v:g}"
+
+
+@dataclass
+class Effect:
+    """What a paper gained by adding synthetic images: one reported comparison (a structured row), or a free-text
+    effect of the older form (only `text` set)."""
+
+    text: str = ""  # the free-text form; for structured rows, empty (summary() writes one)
+    task: str = ""  # downstream task, one of EFFECT_TASKS
+    metric: str = ""  # metric vocabulary slug
+    measure: str = ""  # the paper's own name of the measure, when the vocabulary has none or to be exact
+    without: float | None = None  # value without synthetic data (the paper's baseline)
+    with_: float | None = None  # value with synthetic data
+    change: float | None = None  # the difference as the paper reports it (when it does not give both values)
+    unit: str = ""  # '%' or '' (a fraction, a score)
+    real_data: str = ""  # amount of real training data, as the paper states it
+    comparison: str = ""  # the paper's own comparison: what the baseline and the augmented arm are
+    source: str = ""  # URL of the record's source that shows the figures
+    note: str = ""
+
+    @property
+    def structured(self) -> bool:
+        return not self.text
+
+    @property
+    def gain(self) -> float | None:
+        """with - without, else the reported change (in the row's unit)."""
+        if self.without is not None and self.with_ is not None:
+            return round(self.with_ - self.without, 10)
+        return self.change
+
+    def summary(self) -> str:
+        """One line: 'segmentation, Dice 0.86 -> 0.89 (+0.03): real + CycleGAN vs real only'."""
+        if self.text:
+            return self.text
+        name = self.measure or self.metric
+        u = self.unit
+        if self.without is not None and self.with_ is not None:
+            fig = f"{_num(self.without)}{u} -> {_num(self.with_)}{u}"
+            if self.gain is not None:
+                fig += f" ({self.gain:+g}{u})"
+        elif self.with_ is not None:
+            fig = f"{_num(self.with_)}{u}" + (f" ({self.change:+g}{u})" if self.change is not None else "")
+        else:
+            fig = f"{self.change:+g}{u}" if self.change is not None else "?"
+        parts = [f"{self.task}, {name} {fig}" if self.task else f"{name} {fig}"]
+        if self.comparison:
+            parts.append(self.comparison)
+        if self.real_data:
+            parts.append(f"real data: {self.real_data}")
+        return "; ".join(parts)
+
+
 @dataclass
 class PaperRecord:
     """A validated paper: text fields, ordered authors, resolved tags, relations and per-field sources."""
@@ -65,10 +138,11 @@ class PaperRecord:
     year: int | None
     tags: dict[str, list[str]]  # vocabulary name -> verified slugs; "dataset" included
     proposed: dict[str, list[str]]
-    effects: list[str]
+    effects: list[Effect]
     attributes: dict[str, str]
     relations: list[tuple[str, str]]  # (type, target DOI)
     sources: list[Source]
+    derived: dict[str, str] = field(default_factory=dict)  # field -> rule (DERIVATIONS): filled by rule, not by a page
 
     @property
     def doi(self) -> str:
@@ -135,6 +209,9 @@ def _sources(raw: Any, allowed: set[str], err: callable) -> list[Source]:
                 checked = dt.date.fromisoformat(str(checked))
             except ValueError:
                 raise err("sources", f"entry {i + 1}: checked {s['checked']!r} is not a YYYY-MM-DD date") from None
+        if not valid_source(str(s["url"])):
+            raise err("sources", f"entry {i + 1}: url {s['url']!r} is neither an http(s) URL with a host nor a path "
+                                 "under shared/")
         fields = _str_list(s["fields"], lambda m: err("sources", f"entry {i + 1}: fields {m}"))
         unknown = [f for f in fields if f not in allowed]
         if unknown:
@@ -151,6 +228,83 @@ def _resolve(vocab: Vocabulary, terms: list[str], err: callable) -> list[str]:
         except UnknownTermError as e:
             raise err(str(e)) from None
     return list(dict.fromkeys(out))
+
+
+def _effects(raw: Any, metrics: Vocabulary, err: callable) -> list[Effect]:
+    """Effect rows: mappings (structured) or texts (the older free-text form)."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise err("effects", "must be a list of effect rows ({task, metric, without, with, ...}) or texts")
+    out = []
+    for i, e in enumerate(raw):
+        where = f"entry {i + 1}"
+        if isinstance(e, (str, int, float)) and not isinstance(e, bool):
+            if str(e).strip():
+                out.append(Effect(text=str(e).strip()))
+            continue
+        if not isinstance(e, dict):
+            raise err("effects", f"{where} must be a mapping {{task, metric, without, with, ...}} or a text")
+        unknown = sorted(str(k) for k in e if str(k) not in EFFECT_KEYS)
+        if unknown:
+            raise err("effects", f"{where}: unknown key {unknown[0]!r}; allowed: {', '.join(sorted(EFFECT_KEYS))}")
+
+        def txt(k: str) -> str:
+            v = e.get(k)
+            if v is None:
+                return ""
+            if isinstance(v, bool) or not isinstance(v, (str, int, float)):
+                raise err("effects", f"{where}: {k} must be text")
+            return str(v).strip()
+
+        def num(k: str) -> float | None:
+            v = e.get(k)
+            if v is None or v == "":
+                return None
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise err("effects", f"{where}: {k} must be a number (as the paper reports it, without the unit), "
+                                     f"got {v!r}")
+            return float(v)
+
+        task = txt("task")
+        if task not in EFFECT_TASKS:
+            raise err("effects", f"{where}: task must be one of {', '.join(EFFECT_TASKS)}, got {task!r}")
+        metric, measure = txt("metric"), txt("measure")
+        if metric:
+            metric = _resolve(metrics, [metric], lambda m: err("effects", f"{where}: {m}"))[0]
+        if not metric and not measure:
+            raise err("effects", f"{where} needs a metric (vocabulary term) or a measure (the paper's own name)")
+        without, with_, change = num("without"), num("with"), num("change")
+        if change is None and (without is None or with_ is None):
+            raise err("effects", f"{where} needs `without` and `with` (values without and with synthetic data), "
+                                 "or `change` when the paper reports only the difference")
+        unit = txt("unit")
+        if unit not in ("", "%"):
+            raise err("effects", f"{where}: unit must be '%' or empty, got {unit!r}")
+        comparison, source = txt("comparison"), txt("source")
+        if not comparison:
+            raise err("effects", f"{where} needs `comparison`: the paper's own baseline and augmented arms")
+        if not source:
+            raise err("effects", f"{where} needs `source`: the URL of the record's source that shows the figures")
+        out.append(Effect("", task, metric, measure, without, with_, change, unit, txt("real_data"), comparison, source,
+                          txt("note")))
+    return out
+
+
+def _derived(raw: Any, err: callable) -> dict[str, str]:
+    if not raw:
+        return {}
+    if not isinstance(raw, dict):
+        raise err("derived", "must be a mapping of field -> rule, e.g. {doi: arxiv}")
+    out = {}
+    for f, rule in raw.items():
+        if str(f) not in DERIVATIONS:
+            raise err("derived", f"{str(f)!r} cannot be derived by rule; derivable fields: {', '.join(DERIVATIONS)}")
+        if not isinstance(rule, str) or rule not in DERIVATIONS[str(f)]:
+            raise err("derived", f"unknown rule {rule!r} for {f}; rules: "
+                                 + "; ".join(f"{r} = {what}" for r, what in DERIVATIONS[str(f)].items()))
+        out[str(f)] = rule
+    return out
 
 
 def parse_paper(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary], datasets: Vocabulary) -> PaperRecord:
@@ -178,9 +332,20 @@ def parse_paper(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary], 
         raise err("title", "is required")
     if text["doi"]:
         try:
-            text["doi"] = normalise_doi(text["doi"])
+            doi = normalise_doi(text["doi"])
         except ValueError as e:
             raise err("doi", str(e)) from None
+        if doi != text["doi"]:
+            raise err("doi", f"store the bare DOI in lower case: {doi}")
+        text["doi"] = doi
+    derived = _derived(data.get("derived"), err)
+    if derived.get("doi") == "arxiv":
+        if not text["arxiv"]:
+            raise err("derived", "doi: arxiv needs the arxiv field (the arXiv id the DOI is derived from)")
+        expected = arxiv_doi(text["arxiv"])
+        if text["doi"] and text["doi"] != expected:
+            raise err("doi", f"is derived by rule arxiv from arxiv {text['arxiv']!r}, so it must be {expected}")
+        text["doi"] = expected
     if text["pmid"] and not text["pmid"].isdigit():
         raise err("pmid", f"must be digits, got {text['pmid']!r}")
     year = data.get("year")
@@ -203,7 +368,7 @@ def parse_paper(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary], 
             raise err("proposed", f"{f!r} is not a tag field ({', '.join(TAG_FIELDS)})")
         proposed[TAG_FIELDS[f]] = _resolve(vocabs[TAG_FIELDS[f]], _str_list(terms, lambda m: err("proposed", m)),
                                            lambda m: err("proposed", m))
-    effects = _str_list(data.get("effects"), lambda m: err("effects", m))
+    effects = _effects(data.get("effects"), vocabs["metric"], err)
     attrs = data.get("attributes") or {}
     if not isinstance(attrs, dict):
         raise err("attributes", "must be a mapping of name -> value")
@@ -217,15 +382,34 @@ def parse_paper(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary], 
             raise err("relations", f"entry {i + 1}: {e}") from None
     sources = _sources(data.get("sources"), set(SOURCED_FIELDS), err)
     rec = PaperRecord(file, key, kind, text, authors, year, tags, proposed, effects,
-                      {str(k): str(v) for k, v in attrs.items()}, relations, sources)
+                      {str(k): str(v) for k, v in attrs.items()}, relations, sources, derived)
     filled = [f for f in TEXT_FIELDS if text[f]]
     filled += [f for f, v in (("authors", authors), ("year", year), ("effects", effects), ("attributes", attrs),
                               ("relations", relations), ("datasets", tags["dataset"])) if v]
     filled += [f for f, voc in TAG_FIELDS.items() if tags[voc]]
     sourced = rec.field_sources()
-    missing = [f for f in filled if f not in sourced]
+    for f, rule in derived.items():
+        if f in sourced:
+            raise err(f, f"is derived by rule {rule!r}, and a derived value is never credited to a page: remove "
+                         f"{f!r} from the fields of {sourced[f][0].url}")
+    missing = [f for f in filled if f not in sourced and f not in derived]
     if missing:
         raise err(missing[0], "is filled but no source lists it (add it to a source's fields, or leave it empty)")
+    if text["doi"].startswith(ARXIV_DOI_PREFIX) and "doi" not in derived:
+        bad = [s.url for s in sourced.get("doi", []) if not prints_arxiv_doi(s.url)]
+        if bad:
+            raise err("doi", f"an arXiv DOI credited to {bad[0]}, which does not print it: only arXiv abstract pages "
+                             "do; mark it `derived: {doi: arxiv}` and remove doi from that source's fields")
+    effect_sources = {s.url for s in sourced.get("effects", [])}
+    for i, e in enumerate(effects):
+        if e.structured and e.source not in effect_sources:
+            raise err("effects", f"entry {i + 1}: source {e.source!r} is not one of this record's sources listing "
+                                 "effects")
+    if kind == "primary":
+        for f in PRIMARY_REQUIRED:
+            if not tags[TAG_FIELDS[f]]:
+                raise err(f, "a primary paper needs at least one term: fill it from a source, or set the kind that "
+                             f"fits ({', '.join(k for k in KINDS if k != 'primary')})")
     return rec
 
 
@@ -258,7 +442,7 @@ def parse_dataset(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary]
                         _sources(data.get("sources") or [], DATASET_FIELDS - {"slug", "sources", "synonyms"}, err))
     filled = [f for f in ("name", "organ", "modality", "n_images", "classes", "license", "url") if getattr(rec, f)]
     sourced = {f for s in rec.sources for f in s.fields}
-    missing = [f for f in filled if f not in sourced]
+    missing = [f for f in (*filled, *(["loader"] if data.get("loader") else [])) if f not in sourced]
     if missing:
         raise err(missing[0], "is filled but no source lists it")
     return rec
@@ -271,6 +455,12 @@ class Corpus:
     vocabs: dict[str, Vocabulary]
     datasets: list[DatasetRecord]
     papers: list[PaperRecord]
+
+    def by_doi(self) -> dict[str, PaperRecord]:
+        """Papers by DOI and by the arXiv DOI of their arXiv id (a preprint's DOI names its published version too)."""
+        out = {arxiv_doi(p.text["arxiv"]): p for p in self.papers if p.text["arxiv"]}
+        out.update({p.doi: p for p in self.papers if p.doi})
+        return out
 
 
 def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
@@ -300,6 +490,14 @@ def load_corpus(data_dir: Path = DATA_DIR) -> Corpus:
             raise RecordError(str(path), rec.key, "key", f"duplicate key: also {by_key[rec.key].file}")
         by_key[rec.key] = rec
         papers.append(rec)
+    for rec in papers:  # a preprint's arXiv DOI names the same paper as its published DOI
+        if rec.text["arxiv"]:
+            alias = arxiv_doi(rec.text["arxiv"])
+            other = by_doi.get(alias)
+            if other is not None and other is not rec:
+                raise RecordError(rec.file, rec.key, "arxiv", f"arXiv {rec.text['arxiv']} is also the paper of record "
+                                                               f"{other.key!r} ({other.file})")
+            by_doi[alias] = rec
     for rec in papers:
         for kind, target in rec.relations:
             if target not in by_doi:

@@ -53,7 +53,7 @@ class Dataset(VocabTerm, table=True):
 class Paper(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     key: str = Field(unique=True, index=True)
-    kind: str = Field(index=True)  # review | primary | related
+    kind: str = Field(index=True)  # primary | method | dataset | related | review (catalog/records.py: KINDS)
     title: str
     year: Optional[int] = Field(default=None, index=True)
     venue: Optional[str] = None
@@ -111,9 +111,25 @@ class PaperDataset(TagLink, table=True):
 
 
 class PaperEffect(SQLModel, table=True):
+    """What a paper gained by adding synthetic images: one reported comparison (catalog/records.py: Effect).
+
+    `text` is the row in one line (the free text of the older form, or a summary of the structured row); the
+    structured columns are empty for free-text rows."""
+
     id: Optional[int] = Field(default=None, primary_key=True)
     paper_id: int = Field(foreign_key="paper.id", index=True)
     text: str
+    task: Optional[str] = Field(default=None, index=True)  # classification | segmentation | detection | ...
+    metric: Optional[str] = Field(default=None, foreign_key="metric.slug", index=True)
+    measure: Optional[str] = None  # the paper's own name of the measure
+    value_without: Optional[float] = None  # without synthetic data
+    value_with: Optional[float] = None  # with synthetic data
+    change: Optional[float] = None  # with - without, or the difference the paper reports
+    unit: Optional[str] = None
+    real_data: Optional[str] = None  # amount of real training data
+    comparison: Optional[str] = None  # the paper's own comparison
+    source: Optional[str] = None  # the source that shows the figures
+    note: Optional[str] = None
 
 
 class PaperAttribute(SQLModel, table=True):
@@ -138,8 +154,11 @@ class Provenance(SQLModel, table=True):
     entity: str = Field(index=True)  # paper | dataset
     entity_key: str = Field(index=True)
     field: str
-    source: str
+    source: str  # a URL or stored path; for a field derived by rule, 'rule:<rule>' (e.g. rule:arxiv)
     checked: dt.date
+    source_class: str = "web"  # catalog/sourcerank.py: publisher | pubmed | arxiv | dblp | repository | code | ...
+    tier: str = Field(default="secondary", index=True)  # primary | secondary | derived
+    secondary_only: bool = False  # every source of this field is secondary
 
 
 class Meta(SQLModel, table=True):

@@ -45,7 +45,7 @@ def build(conn: Any, min_papers: int = MIN_PAPERS) -> dict[str, Any] | None:
     """Store the bitmaps and the order through an SQLAlchemy connection (or drop them for a small catalog)."""
     from sqlalchemy import text
 
-    from catalog.query import FILTERS, LINK_TABLE
+    from catalog.sql import FILTERS, LINK_TABLE
 
     n = conn.execute(text("SELECT count(*) FROM paper")).scalar_one()
     drop(conn)
@@ -82,14 +82,14 @@ def build(conn: Any, min_papers: int = MIN_PAPERS) -> dict[str, Any] | None:
 
 
 def _order(conn: Any) -> Order | None:
-    from catalog.query import _build_key, _has_table
+    from catalog.sql import build_key, has_table
 
-    key = (*_build_key(conn), "order")
+    key = (*build_key(conn), "order")
     with _lock:
         if key in _cache:
             return _cache[key]
     order = None
-    if _has_table(conn, "paperorder"):
+    if has_table(conn, "paperorder"):
         size, kind_names, ids_b, years_b, kinds_b = conn.all("SELECT size, kind_names, ids, years, kinds FROM paperorder")[0]
         ids = np.frombuffer(bytes(ids_b), dtype=np.int64)
         rank = np.full(int(size), np.iinfo(np.int64).max, dtype=np.int64)
@@ -107,13 +107,13 @@ def _order(conn: Any) -> Order | None:
 
 def _bits(conn: Any, order: Order, vocab: str, terms: list[str], statuses: tuple[str, ...]) -> np.ndarray:
     """OR of the bitmaps of these terms (missing ones are empty), as a bool array over ids."""
-    from catalog.query import _build_key, _in
+    from catalog.sql import build_key, in_list
 
     out = np.zeros(order.size, dtype=bool)
     want = [(t, s) for t in terms for s in statuses]
     todo = []
     for t, s in want:
-        key = (*_build_key(conn), "bits", vocab, t, s)
+        key = (*build_key(conn), "bits", vocab, t, s)
         with _lock:
             hit = _cache.get(key)
         if hit is None:
@@ -121,7 +121,7 @@ def _bits(conn: Any, order: Order, vocab: str, terms: list[str], statuses: tuple
         else:
             out |= hit
     if todo:
-        marks, params = _in("t", sorted({t for t, _ in todo}))
+        marks, params = in_list("t", sorted({t for t, _ in todo}))
         found = {(t, s): b for t, s, b in conn.all(f"SELECT term, status, bits FROM papertagbits WHERE vocab = :v AND term IN ({marks})",
                                                    {"v": vocab, **params})}
         for t, s in todo:
@@ -129,7 +129,7 @@ def _bits(conn: Any, order: Order, vocab: str, terms: list[str], statuses: tuple
             arr = np.zeros(order.size, dtype=bool) if b is None else np.unpackbits(np.frombuffer(bytes(b), dtype=np.uint8),
                                                                                  count=order.size).astype(bool)
             with _lock:
-                _cache[(*_build_key(conn), "bits", vocab, t, s)] = arr
+                _cache[(*build_key(conn), "bits", vocab, t, s)] = arr
             out |= arr
     return out
 

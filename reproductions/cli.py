@@ -35,39 +35,52 @@ def _parse_sets(items: list[str]) -> dict[str, object]:
 @app.command()
 def train(
     family: str = typer.Argument(..., help=f"one of: {', '.join(FAMILIES)}"),
-    dataset: str = typer.Option(..., "--dataset", help="pneumoniamnist, breastmnist or retinamnist"),
+    dataset: Optional[str] = typer.Option(None, "--dataset", help="a catalog dataset (pneumoniamnist, breastmnist, retinamnist, chestxray, busi)"),
+    resolution: Optional[int] = typer.Option(None, "--resolution", help="resize images to R x R on load (folders; MedMNIST is 28)"),
     epochs: Optional[int] = typer.Option(None, help="epochs over the official train split (family default if left out)"),
     seed: int = typer.Option(0, help="seed of initialisation, data order and noise"),
     resume: bool = typer.Option(False, "--resume", help="continue from the run folder's last checkpoint"),
-    out: Optional[Path] = typer.Option(None, help="run folder for log and checkpoints (default runs/<family>.<dataset>_28)"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder holding the MedMNIST .npz files"),
+    out: Optional[Path] = typer.Option(None, help="run folder for log and checkpoints (default runs/<family>.<dataset>_<resolution>)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder of the catalog datasets, or, without --dataset, your own image folder (ROOT/<class>/<image>[_mask.png])"),
     device: str = typer.Option("cpu", help="cpu or cuda"),
     checkpoint_minutes: float = typer.Option(10.0, help="minutes between checkpoints (one is always written at the end)"),
     checkpoint_steps: int = typer.Option(0, help="also checkpoint every this many steps (0: off)"),
     limit: int = typer.Option(0, help="train on the first N train images only (tests; 0: all)"),
     set_: list[str] = typer.Option([], "--set", help="override a config field, key=value (repeatable)"),
 ) -> None:
-    """Train FAMILY on the official train split of a dataset."""
-    from reproductions.common.data import DATASETS
+    """Train FAMILY on the train split of a catalog dataset, or of your own image folder (--data-dir without --dataset)."""
+    _train(family, dataset, resolution, epochs, seed, resume, out, data_dir, device, checkpoint_minutes, checkpoint_steps,
+           limit, set_, None)
 
+
+def _train(family: str, dataset: str | None, resolution: int | None, epochs: int | None, seed: int, resume: bool,
+           out: Path | None, data_dir: Path | None, device: str, checkpoint_minutes: float, checkpoint_steps: int,
+           limit: int, set_: list[str], init_from: Path | None) -> Path:
     if family not in FAMILIES:
         _fail(f"unknown family {family!r}; valid families: {', '.join(FAMILIES)}")
-    if dataset not in DATASETS:
-        _fail(f"unknown dataset {dataset!r}; valid datasets: {', '.join(DATASETS)}")
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
         _fail(f"unknown device {device!r}; valid: cpu, cuda")
+    if dataset is None and data_dir is None:
+        _fail("pass --dataset NAME (a catalog dataset) or --data-dir PATH (your own image folder)")
     from reproductions.common.checkpoint import CheckpointError
-    from reproductions.common.data import DataError
+    from reproductions.common.data import DataError, dataset_info
     from reproductions.common.train import train as run_training
 
-    run_dir = out or Path("runs") / f"{family}.{dataset}_28"
+    source = dataset if dataset is not None else str(data_dir)
     try:
-        run_training(family, dataset, run_dir, epochs=epochs, seed=seed, resume=resume, data_dir=data_dir, device=device,
+        info = dataset_info(source, resolution)
+    except DataError as e:
+        _fail(str(e))
+    run_dir = out or Path("runs") / f"{family}.{info.name}_{info.resolution}"
+    try:
+        run_training(family, source, run_dir, epochs=epochs, seed=seed, resume=resume,
+                     data_dir=data_dir if dataset is not None else None, device=device,
                      checkpoint_minutes=checkpoint_minutes, checkpoint_steps=checkpoint_steps, limit=limit,
-                     overrides=_parse_sets(set_))
+                     overrides=_parse_sets(set_), resolution=resolution, init_from=init_from)
     except (CheckpointError, DataError, ValueError) as e:
         _fail(str(e))
     typer.echo(f"trained: {run_dir}")
+    return run_dir
 
 
 @app.command()

@@ -20,10 +20,11 @@ from typing import Any
 
 import yaml
 
+from zoo.registry import pretrained_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 QUEUE = Path(__file__).with_name("queue.yaml")
 RUNS = ROOT / "runs"
-PRETRAINED = ROOT / "zoo" / "pretrained"
 
 
 def load_jobs(queue: Path = QUEUE) -> list[dict[str, Any]]:
@@ -33,7 +34,7 @@ def load_jobs(queue: Path = QUEUE) -> list[dict[str, Any]]:
 
 def is_finished(job: dict[str, Any]) -> bool:
     """A job is finished when its exported folder holds a finished config.json and a sample grid."""
-    folder = PRETRAINED / job["id"]
+    folder = pretrained_dir() / job["id"]
     cfg = folder / "config.json"
     if not (cfg.is_file() and (folder / "samples.png").is_file()):
         return False
@@ -61,7 +62,7 @@ def run_job(job: dict[str, Any], device: str = "cpu", log: Path | None = None) -
         train.append("--resume")
     if _run(train, log) != 0:
         return False
-    exported = subprocess.run([*py, "export", str(run_dir), "--out", str(PRETRAINED)], cwd=ROOT, capture_output=True, text=True)
+    exported = subprocess.run([*py, "export", str(run_dir), "--out", str(pretrained_dir())], cwd=ROOT, capture_output=True, text=True)
     print(exported.stdout + exported.stderr, flush=True)
     if exported.returncode != 0:
         return False
@@ -122,7 +123,7 @@ def report() -> str:
     from safetensors import safe_open
 
     lines = ["| model | dataset | task | params | steps (epochs) | training s | hardware | samples |", "|---|---|---|---|---|---|---|---|"]
-    for cfg_path in sorted(PRETRAINED.glob("*/config.json")):
+    for cfg_path in sorted(pretrained_dir().glob("*/config.json")):
         cfg, folder = json.loads(cfg_path.read_text()), cfg_path.parent
         t = cfg.get("training", {})
         with safe_open(folder / "model.safetensors", "pt") as f:

@@ -22,7 +22,7 @@ def test_ddim_with_an_oracle_denoiser_returns_the_target_image():
         return (x - a.sqrt() * target) / (1 - a).sqrt()
 
     model.forward = oracle
-    out = model.decode(torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), None)
+    out = model.sample(torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), None)
     assert torch.allclose(out, target, atol=1e-4)
 
 

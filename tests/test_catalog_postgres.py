@@ -57,3 +57,24 @@ def test_postgres_build_killed_mid_write_rolls_back(pg_db, monkeypatch):
     with pytest.raises(RuntimeError):
         build(url, data)
     assert len(papers(db=url)) == 4  # the DROP was rolled back with the failed transaction
+
+
+def test_postgres_refusals_are_one_line(postgres_url):
+    """A real server: unknown role (authentication refused), missing database, and a database with no catalog."""
+    from sqlalchemy import create_engine, text
+
+    from catalog.errors import CatalogDatabaseError
+
+    base = postgres_url.rsplit("/", 1)[0]
+    with pytest.raises(CatalogDatabaseError, match="authentication refused for user 'nobody'"):
+        papers(db=base.replace("postgres@", "nobody:pw@") + "/postgres")
+    with pytest.raises(CatalogDatabaseError, match="database 'nosuchdb' does not exist.*createdb nosuchdb") as e:
+        stats("organ", db=base + "/nosuchdb")
+    assert "\n" not in str(e.value)
+    engine = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text("DROP DATABASE IF EXISTS emptydb"))
+        c.execute(text("CREATE DATABASE emptydb"))
+    engine.dispose()
+    with pytest.raises(CatalogDatabaseError, match="holds no catalog.*medzoo catalog build --db"):
+        papers(organ="lung", db=base + "/emptydb")

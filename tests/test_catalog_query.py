@@ -56,7 +56,14 @@ def test_stats(fixture_db, by):
 
 def test_stats_counts(fixture_db):
     assert dict(zip(*stats("metric", db=fixture_db)[["metric", "papers"]].T.values)) == {"fid": 3, "kid": 1, "accuracy": 1}
-    assert dict(zip(*stats("year", db=fixture_db)[["year", "papers"]].T.values)) == {2019: 1, 2020: 1, 2021: 1, 2022: 1}
+    # stats count the primary studies unless told otherwise: fixture-d (a review of 2022) counts only with kind=None
+    assert dict(zip(*stats("year", db=fixture_db)[["year", "papers"]].T.values)) == {2019: 1, 2020: 1, 2021: 1}
+    assert dict(zip(*stats("year", db=fixture_db, kind=None)[["year", "papers"]].T.values)) == {
+        2019: 1, 2020: 1, 2021: 1, 2022: 1}
+    assert dict(zip(*stats("kind", db=fixture_db)[["kind", "papers"]].T.values)) == {"primary": 3, "review": 1}
+    assert stats("year", db=fixture_db, kind="review").to_dict("records") == [{"year": 2022, "papers": 1}]
+    with pytest.raises(CatalogError, match="kind must be one of"):
+        stats("year", db=fixture_db, kind="blog")
     with pytest.raises(CatalogError, match="choose from"):
         stats("colour", db=fixture_db)
 
@@ -99,6 +106,36 @@ def test_provenance(fixture_db):
     df = provenance("10.9999/fixture.a", db=fixture_db)
     assert {"title", "authors", "organs", "effects"} <= set(df.field)
     assert set(df.source) == {"https://example.org/test-fixture"}
+    # example.org is no publisher, PubMed, arXiv, DBLP or own repository: every fact rests on a secondary source
+    assert set(df.tier) == {"secondary"} and df.secondary_only.all() and set(df.source_class) == {"web"}
+
+
+def test_effects_query(fixture_data, tmp_path):
+    from catalog import effects
+
+    from .test_catalog_records import EFFECT, edit
+
+    edit(fixture_data, "fixture-a", effects=[EFFECT, {**EFFECT, "task": "segmentation", "metric": "dice", "without": 0.7,
+                                                      "with": 0.74, "unit": ""}, "a free-text effect"])
+    import yaml
+
+    b = yaml.safe_load((fixture_data / "papers" / "fixture-b.yaml").read_text())
+    b["sources"][0]["fields"].append("effects")
+    edit(fixture_data, "fixture-b", effects=[{**EFFECT, "metric": "auc", "without": 0.8, "with": 0.79, "unit": ""}],
+         sources=b["sources"])
+    from catalog.builder import build
+
+    db = str(tmp_path / "e.db")
+    build(db, fixture_data)
+    df = effects(db=db)
+    assert list(df.key) == ["fixture-b", "fixture-a", "fixture-a"]  # newest paper first, rows in record order
+    assert df.gain.round(3).tolist() == [-0.01, 5.5, 0.04] and list(df.metric) == ["auc", "accuracy", "dice"]
+    assert list(effects(organ="chest", db=db).key) == ["fixture-b"]  # paper filters resolve synonyms
+    assert list(effects(metric="DSC", db=db).task) == ["segmentation"]
+    assert list(effects(task="classification", modality="CT", db=db).metric) == ["accuracy"]
+    assert len(effects(structured=False, db=db)) == 4 and effects(organ="brain", db=db).empty
+    row = papers(organ="liver", db=db).iloc[0]
+    assert row.effects.startswith("classification, accuracy 80% -> 85.5% (+5.5%)")
 
 
 def test_real_catalog_review_and_related(real_db):

@@ -8,8 +8,8 @@ from typing import Any
 
 from zoo.registry import get, list_models, models_for
 
-__all__ = ["list_models", "models_for", "get", "load", "load_folder", "info", "SyntheticDataset", "MixedDataset"]
-_LAZY = {"load": "zoo.api", "load_folder": "zoo.api", "info": "zoo.api",
+__all__ = ["list_models", "models_for", "get", "load", "load_folder", "save_folder", "info", "SyntheticDataset", "MixedDataset"]
+_LAZY = {"load": "zoo.api", "load_folder": "zoo.folder", "save_folder": "zoo.folder", "info": "zoo.api",
          "SyntheticDataset": "zoo.datasets", "MixedDataset": "zoo.datasets"}
 
 

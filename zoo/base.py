@@ -60,8 +60,15 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+def check_resolution(model: "GenerativeModel") -> None:
+    """Refuse a config whose resolution the architecture was not built for (its `resolutions`)."""
+    if model.resolution not in model.resolutions:
+        allowed = ", ".join(str(r) for r in model.resolutions)
+        raise ValueError(f"{model.arch_name} is built for {allowed} px images, config says {model.resolution}")
+
+
 class GenerativeModel(nn.Module):
-    """A zoo model. Subclasses set `noise_shape` and implement `decode` (synthesis) or `forward` (translation).
+    """A zoo model. Subclasses set `noise_shape` and implement `sample` (synthesis) or `forward` (translation).
 
     `config` is the model folder's config.json; `config["arch_kwargs"]` are the constructor's
     architecture arguments, so the same dict rebuilds the module before its weights are loaded.
@@ -70,6 +77,7 @@ class GenerativeModel(nn.Module):
     arch_name: str = ""
     task: str = "synthesis"  # "synthesis" or "translation"
     noise_shape: tuple[int, ...] = ()
+    resolutions: tuple[int, ...] = (28,)  # image sizes the architecture is built for (check_resolution)
     # generate/translate run a prepared copy (BatchNorm folded into convolutions, channels_last weights), which
     # bench/generation.py measured faster on CPU; an arch where channels_last measured slower turns it off
     inference_channels_last: bool = True
@@ -114,7 +122,7 @@ class GenerativeModel(nn.Module):
         state.pop("_inference_cache", None)
         return state
 
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Images in [-1, 1], shape (N, C, H, W), from noise `z` (and class labels for conditional models)."""
         raise TypeError(f"{type(self).__name__} is a translation model: use translate(images)")
 
@@ -165,7 +173,7 @@ class GenerativeModel(nn.Module):
                 m = min(batch_size, n - start)
                 z = self.noise(m, seed, start).to(self.device)
                 y = None if y_all is None else y_all[start : start + m].to(self.device)
-                x = torch.cat([model.decode(z[i : i + step], None if y is None else y[i : i + step]) for i in range(0, m, step)])
+                x = torch.cat([model.sample(z[i : i + step], None if y is None else y[i : i + step]) for i in range(0, m, step)])
                 yield to_uint8(x).cpu(), (None if y is None else y.cpu())
 
     def generate(

@@ -33,7 +33,7 @@ class SyntheticDataset(Dataset):
             y = self.labels[start : start + m] if self.model.num_classes else None
             with torch.inference_mode():
                 z = self.model.noise(m, self.seed, start).to(self.model.device)
-                x = to_uint8(self.model.decode(z, None if y is None else y.to(self.model.device))).cpu()
+                x = to_uint8(self.model.sample(z, None if y is None else y.to(self.model.device))).cpu()
             self._cache = (k, x)
         return self._cache[1]
 

@@ -56,8 +56,11 @@ def read_image(path: str | os.PathLike, channels: int, size: int) -> torch.Tenso
     return t[None] if channels == 1 else t.permute(2, 0, 1)
 
 
-def save_grid(path: Path, images: torch.Tensor, nrow: int, overwrite: bool = False) -> None:
-    """A sample grid PNG of uint8 images (N, C, H, W)."""
+def save_grid(path: Path, images: torch.Tensor, nrow: int, overwrite: bool = False, scale: int = 1) -> None:
+    """A sample grid PNG of uint8 images (N, C, H, W), `nrow` per row, 2-pixel white gaps, enlarged `scale` times."""
     from torchvision.utils import make_grid
 
-    write_png(path, make_grid(images, nrow=nrow, padding=2, pad_value=255), overwrite=overwrite)
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=255)
+    if scale > 1:
+        grid = grid.repeat_interleave(scale, 1).repeat_interleave(scale, 2)
+    write_png(path, grid, overwrite=overwrite)

@@ -1,4 +1,4 @@
-"""Export a trained run as Hugging Face Hub model folders: config.json, fp16 model.safetensors, README.md card."""
+"""Export a trained run as Hugging Face Hub model folders (through zoo.save_folder) with their model cards."""
 from __future__ import annotations
 
 import json
@@ -7,43 +7,44 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 
 from reproductions.common.checkpoint import load_checkpoint, restore_state
-from reproductions.common.data import REPO_ROOT, dataset_info
+from reproductions.common.data import dataset_info
 from reproductions.common.family import TASKS, Export, load_family
+from zoo import card as cards
 from zoo import registry
-from zoo.archs import get_arch
-from zoo.base import GenerativeModel
+from zoo.folder import save_folder
 
-PRETRAINED = REPO_ROOT / "zoo" / "pretrained"
-LICENSE = "cc-by-4.0"
-PIPELINE_TAGS = {
-    "unconditional-synthesis": "unconditional-image-generation",
-    "conditional-synthesis": "unconditional-image-generation",
-    "image-translation": "image-to-image",
-    "super-resolution": "image-to-image",
+MEDMNIST_LICENSE = ("cc-by-4.0", "Weights: CC BY 4.0, as the MedMNIST v2 training data (Yang et al. 2023, doi:10.1038/s41597-022-01721-8).")
+LICENSES = {
+    "CC BY 4.0": ("cc-by-4.0", "Weights: CC BY 4.0, as the training data."),
 }
 
 
-def default_model_id(family: str, dataset: str, suffix: str) -> str:
+def default_model_id(family: str, dataset: str, resolution: int, suffix: str) -> str:
     """timm-style id: <family>.<dataset>_<resolution><suffix>, e.g. cyclegan.pneumoniamnist_28_normal2pneumonia."""
-    return f"{family}.{dataset}_{dataset_info(dataset).resolution}{suffix}"
+    return f"{family}.{dataset}_{resolution}{suffix}"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+def _license(data_license: str, kind: str) -> tuple[str, str]:
+    """(Hub licence id, card sentence) for weights trained on data under `data_license`."""
+    if kind == "medmnist":
+        return MEDMNIST_LICENSE
+    if data_license in LICENSES:
+        return LICENSES[data_license]
+    return "other", (f"The training data's licence is {data_license or 'not stated'}; these weights are shared for research "
+                     "only, under the same terms as the data. Check the data's terms before any other use.")
 
 
 def model_config(export: Export, model_id: str, meta: dict[str, Any], papers: list[str]) -> dict[str, Any]:
     """config.json of one exported model: what rebuilds it, what it shows, and how it was trained."""
     cfg = meta["config"]
-    info = dataset_info(cfg["dataset"])
+    info = dataset_info(cfg["dataset"], cfg.get("resolution"))
     if export.task not in TASKS:
         raise ValueError(f"task {export.task!r} is not one of {TASKS}")
     model = export.model
+    data = meta.get("data") or {"description": f"MedMNIST v2 {info.name}", "split_method": "official train split", "split_sha256": ""}
+    license_id, _ = _license(info.license, info.kind)
     return {
         "model_id": model_id,
         "arch": model.arch_name,
@@ -58,12 +59,15 @@ def model_config(export: Export, model_id: str, meta: dict[str, Any], papers: li
         "channels": model.channels,
         "num_classes": model.num_classes,
         "class_names": list(info.class_names) if model.num_classes else [],
-        "license": LICENSE,
+        "license": license_id,
+        "data_license": info.license or "CC BY 4.0",
         "papers": papers,
         **export.extra,
         "training": {
-            "data": f"MedMNIST v2 {info.name}, official train split ({meta['n_train']} images, 28x28)",
+            "data": f"{data['description']}, train split ({meta['n_train']} images, {info.resolution}x{info.resolution}; "
+                    f"{data['split_method']})",
             "split": "train",
+            "split_sha256": data.get("split_sha256", ""),
             "steps": int(meta["step"]),
             "epochs": round(float(meta["epoch"]), 3),
             "finished": bool(meta["done"]),
@@ -77,102 +81,56 @@ def model_config(export: Export, model_id: str, meta: dict[str, Any], papers: li
     }
 
 
-def model_card(config: dict[str, Any]) -> str:
-    """README.md with Hugging Face YAML front matter for one exported model."""
+def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None = None) -> str:
+    """README.md of one exported generator or translator."""
     t = config["training"]
-    tags = ["medzoo", "gan" if config["family"] != "ddpm" else "diffusion", config["family"], "medical-imaging",
-            config["dataset"], config["organ"], config["modality"], config["task"]]
-    front = [
-        "---",
-        f"license: {config['license']}",
-        "library_name: medzoo",
-        f"pipeline_tag: {PIPELINE_TAGS[config['task']]}",
-        "datasets:",
-        f"- {config['dataset']}",
-        "tags:",
-        *[f"- {tag}" for tag in dict.fromkeys(tags)],
-        "---",
-    ]
+    r = config["resolution"]
+    kind = "diffusion" if config["family"] == "ddpm" else "gan"
+    tags = [kind, config["family"], config["dataset"], config["organ"], config["modality"], config["task"]]
     classes = ", ".join(f"{i}: {n}" for i, n in enumerate(config["class_names"])) or "none (unconditional)"
-    papers = "\n".join(f"- https://doi.org/{d}" for d in config["papers"]) or "- (no DOI recorded)"
-    lines = [
-        *front,
-        "",
-        f"# {config['model_id']}",
-        "",
-        f"{config['summary']}. Trained by medzoo's `{config['family']}` reproduction on {t['data']}.",
-        "",
-        "## Intended use",
-        "",
-        "Research on data augmentation for medical image analysis: generating or translating small images to",
-        "study augmentation. **Not for diagnosis** and not for any clinical decision; the images are synthetic",
-        "and inherit the biases of the small public dataset they were trained on.",
-        "",
-        "## Use",
-        "",
-        "```python",
-        "import zoo",
-        f"model = zoo.load(\"{config['model_id']}\")",
-        "images = model.generate(16, seed=0)" if config["task"].endswith("synthesis") else "out = model.translate(images)  # uint8 (N, C, 28, 28)",
-        "```",
-        "",
-        "## Model",
-        "",
-        f"- architecture: `{config['arch']}` {json.dumps(config['arch_kwargs'])}",
-        f"- task: {config['task']}; organ: {config['organ']}; modality: {config['modality']}",
-        f"- output: {config['channels']} channel(s), {config['resolution']}x{config['resolution']}; classes: {classes}",
-        *[f"- {k}: {v}" for k, v in config.items() if k in ("source_domain", "target_domain", "input")],
-        "- weights: `model.safetensors`, float16",
-        "",
-        "## Training",
-        "",
-        f"- data: {t['data']}",
-        f"- steps: {t['steps']} ({t['epochs']} epochs, finished: {t['finished']}), seed {t['seed']}",
-        f"- time: {t['seconds']} s on {t['hardware']}",
-        f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
-        f"- command: `{t['command']}`",
-        f"- hyper-parameters: `{json.dumps(t['hyperparameters'], sort_keys=True)}`",
-        "",
-        "## Papers reproduced",
-        "",
-        papers,
-        "",
-        "## Samples",
-        "",
-        "![sample grid](samples.png)",
-        "",
-        "`samples.png` is written by `medzoo samples <this folder> --out samples.png` from these exported weights",
-        "(per-class rows for conditional models; input/output pairs from the real test split for translation).",
-        "",
-        "## License",
-        "",
-        "Weights: CC BY 4.0, as the MedMNIST v2 training data (Yang et al. 2023, doi:10.1038/s41597-022-01721-8).",
-        "",
+    papers = [f"- https://doi.org/{d}" for d in config["papers"]] or ["- (no DOI recorded)"]
+    if config["task"] == "mask-conditional-synthesis":
+        use = "images, masks = model.generate(16, labels=1, seed=0)  # or masks=YOUR_MASKS (N, 1, R, R)"
+    elif config["task"].endswith("synthesis"):
+        use = "images = model.generate(16, seed=0)"
+    else:
+        size = config.get("input_resolution", r)
+        use = f"out = model.translate(images)  # uint8 (N, {config['channels']}, {size}, {size})"
+    _, license_text = _license(config.get("data_license", ""), "medmnist" if r == 28 else "folder")
+    sections = [
+        ("Intended use", [
+            "Research on data augmentation for medical image analysis (research augmentation). **Not for diagnosis** and",
+            "not for any clinical decision; the images are synthetic and inherit the biases of the small public dataset",
+            "they were trained on.",
+        ]),
+        ("Use", ["```python", "import zoo", f"model = zoo.load(\"{config['model_id']}\")", use, "```"]),
+        ("Model", [
+            f"- architecture: `{config['arch']}` {json.dumps(config['arch_kwargs'])}",
+            f"- task: {config['task']}; organ: {config['organ']}; modality: {config['modality']}",
+            f"- output: {config['channels']} channel(s), {r}x{r}; classes: {classes}",
+            *[f"- {k}: {v}" for k, v in config.items() if k in ("source_domain", "target_domain", "input")],
+            "- weights: `model.safetensors`, float16",
+        ]),
+        ("Training", [
+            f"- data: {t['data']}",
+            *([f"- split sha256: `{t['split_sha256']}`"] if t.get("split_sha256") else []),
+            f"- data licence: {config.get('data_license', 'CC BY 4.0')}",
+            f"- steps: {t['steps']} ({t['epochs']} epochs, finished: {t['finished']}), seed {t['seed']}",
+            f"- time: {t['seconds']} s on {t['hardware']}",
+            f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
+            f"- command: `{t['command']}`",
+            f"- hyper-parameters: `{json.dumps(t['hyperparameters'], sort_keys=True)}`",
+        ]),
+        ("Papers reproduced", papers),
+        ("Samples", [
+            "![sample grid](samples.png)", "",
+            "`samples.png` is written by `medzoo samples <this folder> --out samples.png` from these exported weights",
+            "(per-class rows for conditional models; image/mask pairs for mask models; input/output pairs from the real",
+            "test split for translation).",
+        ]),
+        ("License", [license_text]),
     ]
-    return "\n".join(lines)
-
-
-def write_model_folder(folder: Path, config: dict[str, Any], model: GenerativeModel) -> Path:
-    """Write config.json, fp16 model.safetensors and README.md into `folder`, then check it reloads."""
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = folder / ".model.safetensors.tmp"
-    save_file(state, str(tmp), metadata={"format": "pt", "model_id": config["model_id"]})
-    tmp.chmod(0o644)
-    os.replace(tmp, folder / "model.safetensors")
-    _atomic_write_text(folder / "config.json", json.dumps(config, indent=2) + "\n")
-    _atomic_write_text(folder / "README.md", model_card(config))
-    load_exported(folder)
-    return folder
-
-
-def load_exported(folder: str | os.PathLike) -> GenerativeModel:
-    """Rebuild an exported model from its folder (arch from config.json, fp16 weights from safetensors), in eval mode."""
-    folder = Path(folder)
-    config = json.loads((folder / "config.json").read_text())
-    model = get_arch(config["arch"])(config)
-    model.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
-    return model.eval()
+    return cards.render(config, sections, tags, model_index)
 
 
 def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, model_id: str | None = None) -> list[Path]:
@@ -180,18 +138,21 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     tensors, meta = load_checkpoint(Path(run_dir))
     cfg = meta["config"]
     fam = load_family(cfg["family"])
-    trainer = fam.Trainer(cfg, dataset_info(cfg["dataset"]), torch.device("cpu"))
+    info = dataset_info(cfg["dataset"], cfg.get("resolution"))
+    trainer = fam.Trainer(cfg, info, torch.device("cpu"))
     trainer.total_steps = int(meta["total_steps"])
     restore_state(trainer.modules, trainer.optimizers, tensors, meta)
     exports = trainer.exports()
     if model_id and len(exports) > 1:
         raise ValueError(f"{cfg['family']} exports {len(exports)} models; --model-id names only one, leave it out")
-    out_root = Path(out) if out else PRETRAINED
+    out_root = Path(out) if out else registry.pretrained_dir()
     folders = []
     for e in exports:
-        mid = model_id or default_model_id(cfg["family"], cfg["dataset"], e.suffix)
+        mid = model_id or default_model_id(cfg["family"], info.name, info.resolution, e.suffix)
+        registry.check_model_id(mid)
         e.model.eval()
-        folders.append(write_model_folder(out_root / mid, model_config(e, mid, meta, list(fam.PAPERS)), e.model))
+        config = model_config(e, mid, meta, list(fam.PAPERS))
+        folders.append(save_folder(e.model, out_root / mid, model_card(config), config))
     if out_root.resolve() == registry.pretrained_dir().resolve():  # bundled in the zoo: record files and sha256
         for folder in folders:
             registry.register(registry.entry_from_folder(folder))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
@@ -15,7 +16,7 @@ from reproductions.common.data import DatasetInfo
 from zoo.archs import get_arch
 from zoo.base import GenerativeModel, from_uint8
 
-TASKS = ("unconditional-synthesis", "conditional-synthesis", "image-translation", "super-resolution")
+TASKS = ("unconditional-synthesis", "conditional-synthesis", "mask-conditional-synthesis", "image-translation", "super-resolution")
 
 
 def load_family(name: str) -> ModuleType:
@@ -58,9 +59,27 @@ class Trainer:
         }
         return get_arch(arch)(config).to(self.device)
 
-    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training tensors, all of the same length N, that the loop indexes into batches."""
         return {"x": from_uint8(images), "y": labels}
+
+    def init_from(self, folder: Path) -> None:
+        """Start from an exported model's weights (fine-tuning): each export's module is loaded from the folder whose
+        config names the same architecture; a folder of another architecture or shape is refused."""
+        from zoo.api import load_folder
+
+        source = load_folder(folder)
+        targets = [e.model for e in self.exports() if e.model.arch_name == source.arch_name]
+        if not targets:
+            raise ValueError(f"{folder} holds a {source.arch_name!r} model; this family trains "
+                             f"{sorted({e.model.arch_name for e in self.exports()})}")
+        state = {k: v.float() for k, v in source.state_dict().items()}
+        for target in targets:
+            mismatch = [k for k, v in target.state_dict().items() if k not in state or state[k].shape != v.shape]
+            if mismatch:
+                raise ValueError(f"{folder}: weights do not fit this run's model (e.g. {mismatch[0]}): "
+                                 "use the same resolution, channels and classes as the model")
+            target.load_state_dict(state)
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
         """Train on one batch with randomness from `gen` only; return losses for the log."""

@@ -23,14 +23,15 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from reproductions.common.checkpoint import CheckpointError, load_checkpoint, read_pointer, restore_state, save_checkpoint, state_tensors
-from reproductions.common.data import dataset_info, load_split
+from reproductions.common.data import dataset_info, load_data
 from reproductions.common.family import broadcast_modules, load_family
 
 LOG = "log.jsonl"
 
 
 def run_config(
-    family: str, dataset: str, seed: int, epochs: int | None, world_size: int, limit: int, overrides: dict[str, Any] | None
+    family: str, dataset: str, seed: int, epochs: int | None, world_size: int, limit: int, overrides: dict[str, Any] | None,
+    resolution: int = 28, init_from: str = "",
 ) -> dict[str, Any]:
     """The full configuration of a run: the family's defaults, then `epochs` and `overrides`."""
     fam = load_family(family)
@@ -43,7 +44,12 @@ def run_config(
     if unknown:
         raise ValueError(f"unknown {family} config keys {sorted(unknown)}; known: {', '.join(sorted(fields))}")
     cfg = json.loads(json.dumps(dataclasses.asdict(dataclasses.replace(defaults, **changes))))
-    return {"family": family, "dataset": dataset, "seed": int(seed), "world_size": world_size, "limit": int(limit), **cfg}
+    run = {"family": family, "dataset": dataset, "seed": int(seed), "world_size": world_size, "limit": int(limit), **cfg}
+    if resolution != 28:
+        run["resolution"] = int(resolution)
+    if init_from:
+        run["init_from"] = init_from
+    return run
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -126,12 +132,18 @@ def train(
     overrides: dict[str, Any] | None = None,
     log_every: int = 25,
     command: str | None = None,
+    resolution: int | None = None,
+    init_from: str | os.PathLike | None = None,
 ) -> Path:
-    """Train `family` on the official train split of `dataset` into run folder `out`; return that folder."""
+    """Train `family` on the train split of `dataset` (a catalog slug or a folder path) into run folder `out`.
+
+    `init_from` is a model folder (config.json + model.safetensors) whose generator weights start the run (fine-tuning).
+    """
     run_dir = Path(out)
     rank, world = _distributed(device)
-    info = dataset_info(dataset)
-    cfg = run_config(family, dataset, seed, epochs, world, limit, overrides)
+    info = dataset_info(dataset, resolution)
+    cfg = run_config(family, info.path or dataset, seed, epochs, world, limit, overrides, info.resolution,
+                     str(init_from or ""))
     dev = torch.device(device)
     if dev.type == "cpu":
         torch.use_deterministic_algorithms(True)
@@ -147,13 +159,17 @@ def train(
     elif rank == 0 and read_pointer_safe(run_dir) is not None:
         raise CheckpointError(f"{run_dir} already holds a checkpoint: pass --resume to continue it, or choose another --out")
 
-    images, labels = load_split(dataset, "train", data_dir)
+    split = load_data(info, "train", data_dir)
+    images, labels, masks = split["images"], split["labels"], split.get("masks")
     if limit:
         images, labels = images[:limit], labels[:limit]
+        masks = None if masks is None else masks[:limit]
     fam = load_family(family)
     torch.manual_seed(seed)
     trainer = fam.Trainer(cfg, info, dev)
-    data = {k: v.to(dev) for k, v in trainer.prepare(images, labels).items()}
+    if init_from and saved is None:
+        trainer.init_from(Path(init_from))
+    data = {k: v.to(dev) for k, v in trainer.prepare(images, labels, masks).items()}
     n = len(next(iter(data.values())))
     batch = int(cfg["batch_size"])
     steps_per_epoch = n // (batch * world)
@@ -161,7 +177,10 @@ def train(
         raise ValueError(f"{n} training images are fewer than one global batch of {batch} x {world} processes")
     total = steps_per_epoch * int(cfg["epochs"])
     trainer.total_steps = total
-    cfg_facts = {"n_train": n, "steps_per_epoch": steps_per_epoch, "total_steps": total}
+    cfg_facts = {"n_train": n, "steps_per_epoch": steps_per_epoch, "total_steps": total,
+                 "data": {"name": info.name, "description": info.description, "license": info.license,
+                          "resolution": info.resolution, "split_sha256": split.get("split_sha256", ""),
+                          "split_method": split.get("split_method", "official MedMNIST v2 train split")}}
 
     start, seconds = 0, 0.0
     if saved is not None:

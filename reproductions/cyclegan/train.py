@@ -70,7 +70,7 @@ class Trainer(BaseTrainer):
             "d": torch.optim.Adam(itertools.chain(self.d_a.parameters(), self.d_b.parameters()), cfg["lr"], betas=betas),
         }
 
-    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Unpaired (A, B) rows: every B image once, A images cycled in a fixed seeded order to the same length."""
         a = from_uint8(images[labels == self.cfg["class_a"]])
         b = from_uint8(images[labels == self.cfg["class_b"]])

@@ -5,13 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from reproductions.common.data import dataset_info
 from reproductions.evaluate.results import load_rows
+from zoo.card import PIPELINE_TAGS, with_model_index
 
-PIPELINE = {"unconditional-synthesis": "unconditional-image-generation", "conditional-synthesis": "unconditional-image-generation",
-            "image-translation": "image-to-image", "super-resolution": "image-to-image"}
 METRIC_NAMES = {"fid": "FID", "kid_mean": "KID (mean)", "kid_std": "KID (std over subsets)", "precision": "precision (k=3)",
                 "recall": "recall (k=3)", "cas_acc": "CAS accuracy", "cas_auc": "CAS AUC", "ssim": "SSIM", "psnr": "PSNR (dB)"}
 
@@ -33,20 +31,10 @@ def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame) -> l
             where = f", {features} features" if features and not r.metric.startswith("cas") else ""
             metrics.append({"type": r.metric, "value": float(r.value),
                             "name": f"{METRIC_NAMES.get(r.metric, r.metric)}{where}, n={int(r.n)} vs {int(r.n_real)} real, seed {int(r.seed)}"})
-        results.append({"task": {"type": PIPELINE.get(task, task)},
-                        "dataset": {"type": dataset, "name": f"{info.medmnist_class} ({reference})", "split": reference.split(":")[0]},
-                        "metrics": metrics, "source": {"name": "medzoo eval (reproductions/results/evaluations.jsonl)"}})
+        results.append({"task": {"type": PIPELINE_TAGS.get(task, task)},
+                        "dataset": {"type": dataset, "name": f"{info.medmnist_class or info.description} ({reference})", "split": reference.split(":")[0]},
+                        "metrics": metrics})  # no `source`: the Hub needs a URL with it, and the rows live in this repo
     return [{"name": model_id, "results": results}]
-
-
-def with_model_index(card: str, index: list[dict[str, Any]]) -> str:
-    """The README text with its YAML front matter's `model-index` replaced by `index`."""
-    if not card.startswith("---\n") or "\n---\n" not in card[4:]:
-        raise ValueError("model card has no YAML front matter")
-    head, body = card[4:].split("\n---\n", 1)
-    front = yaml.safe_load(head) or {}
-    front["model-index"] = index
-    return "---\n" + yaml.safe_dump(front, sort_keys=False, allow_unicode=True) + "---\n" + body
 
 
 def update_card(model_id: str) -> Path | None:

@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import torch
 import typer
-from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
@@ -70,47 +69,46 @@ def accuracy_by_dataset(model: ResNet18Features, images: torch.Tensor, labels: t
 
 
 def model_card(config: dict[str, Any]) -> str:
-    """README.md of the feature extractor, with Hugging Face front matter and the training facts."""
+    """README.md of the feature extractor, through the one card writer (zoo.card)."""
+    from zoo.card import render
+
     t = config["training"]
     data = ", ".join(f"{d} {n}" for d, n in t["train_images"].items())
     val = ", ".join(f"{d} {a:.3f}" for d, a in t["val_accuracy"].items())
-    return "\n".join([
-        "---", f"license: {config['license']}", "library_name: medzoo", "pipeline_tag: image-feature-extraction",
-        "datasets:", *[f"- {d}" for d in FEATURE_DATASETS],
-        "tags:", "- medzoo", "- feature-extraction", "- resnet18", "- medical-imaging", "- fid", "---", "",
-        f"# {config['model_id']}", "",
-        f"{config['summary']}.", "",
-        "## Intended use", "",
-        "The feature space of medzoo's evaluation protocol (`medzoo eval`): FID, KID, precision and recall of",
-        f"generated 28x28 MedMNIST images are computed on its pooled {config['feature_dim']}-d features, registered with torch-fidelity",
-        f"as the feature extractor `{config['model_id'].split('.')[0]}` (`--features {config['model_id'].split('.')[0]}`). "
-        "**Not for diagnosis.**", "",
-        "## Use", "", "```python", "import zoo",
-        f"fx = zoo.load(\"{config['model_id']}\")", f"features = fx.features(images)  # uint8 (N, 1 or 3, 28, 28) -> (N, {config['feature_dim']})",
-        "```", "",
-        "## Model", "",
-        f"- architecture: timm `resnet18` with a 3x3 stride-1 stem convolution and no max-pool (`{config['arch']}` "
-        f"{json.dumps(config['arch_kwargs'])}); input 3 channels, grayscale repeated, pixels scaled to [-1, 1]",
-        f"- feature: global-average-pooled output of the last stage, {config['feature_dim']}-d",
-        f"- head (training only): one linear softmax over the {config['num_classes']} classes of all three datasets",
-        "- weights: `model.safetensors`, float16", "",
-        "## Training", "",
-        f"- data: official train splits of MedMNIST v2 at 28x28 ({data} images), jointly; no augmentation",
-        f"- {t['epochs']} epochs, {t['steps']} steps, batch {t['batch_size']}, AdamW lr {t['lr']} (cosine to 0), "
-        f"weight decay {t['weight_decay']}, seed {t['seed']}",
-        f"- top-1 accuracy on the official val splits: {val}",
-        f"- time: {t['seconds']} s on {t['hardware']}",
-        f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
-        f"- command: `{t['command']}`", "",
-        "## License", "",
-        "Weights: CC BY 4.0, as the MedMNIST v2 training data (Yang et al. 2023, doi:10.1038/s41597-022-01721-8).", "",
-    ])
+    short = config["model_id"].split(".")[0]
+    sections = [
+        ("Intended use", [
+            "The feature space of medzoo's evaluation protocol (`medzoo eval`): FID, KID, precision and recall of",
+            f"generated 28x28 MedMNIST images are computed on its pooled {config['feature_dim']}-d features, registered with torch-fidelity",
+            f"as the feature extractor `{short}` (`--features {short}`). **Not for diagnosis.**",
+        ]),
+        ("Use", ["```python", "import zoo", f"fx = zoo.load(\"{config['model_id']}\")",
+                 f"features = fx.features(images)  # uint8 (N, 1 or 3, 28, 28) -> (N, {config['feature_dim']})", "```"]),
+        ("Model", [
+            f"- architecture: timm `resnet18` with a 3x3 stride-1 stem convolution and no max-pool (`{config['arch']}` "
+            f"{json.dumps(config['arch_kwargs'])}); input 3 channels, grayscale repeated, pixels scaled to [-1, 1]",
+            f"- feature: global-average-pooled output of the last stage, {config['feature_dim']}-d",
+            f"- head (training only): one linear softmax over the {config['num_classes']} classes of all three datasets",
+            "- weights: `model.safetensors`, float16",
+        ]),
+        ("Training", [
+            f"- data: official train splits of MedMNIST v2 at 28x28 ({data} images), jointly; no augmentation",
+            f"- {t['epochs']} epochs, {t['steps']} steps, batch {t['batch_size']}, AdamW lr {t['lr']} (cosine to 0), "
+            f"weight decay {t['weight_decay']}, seed {t['seed']}",
+            f"- top-1 accuracy on the official val splits: {val}",
+            f"- time: {t['seconds']} s on {t['hardware']}",
+            f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
+            f"- command: `{t['command']}`",
+        ]),
+        ("License", ["Weights: CC BY 4.0, as the MedMNIST v2 training data (Yang et al. 2023, doi:10.1038/s41597-022-01721-8)."]),
+    ]
+    return render(config, sections, ["feature-extraction", "resnet18", "fid"])
 
 
 def train_feature_extractor(out: str | os.PathLike, recipe: FeatureRecipe = FeatureRecipe(), data_dir: str | os.PathLike | None = None,
                             model_id: str = MODEL_ID, register: bool = True, command: str | None = None) -> Path:
     """Train on the joint train splits, export config.json + fp16 model.safetensors + README.md into `out`, register it."""
-    from zoo.api import load_folder
+    from zoo.folder import save_folder
     from zoo.registry import check_model_id, entry_from_folder, register as register_entry
 
     check_model_id(model_id)
@@ -154,13 +152,7 @@ def train_feature_extractor(out: str | os.PathLike, recipe: FeatureRecipe = Feat
         "val_accuracy": accuracy_by_dataset(model, vx, vy), "seconds": round(seconds, 1),
         **environment("cpu", 1), "command": command or command_line(),
     }
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: (v.detach().half() if v.is_floating_point() else v.detach()).contiguous().clone() for k, v in model.state_dict().items()}
-    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt", "model_id": model_id})
-    (folder / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-    (folder / "README.md").write_text(model_card(config))
-    load_folder(folder)
+    folder = save_folder(model, Path(out), model_card(config), config)
     if register:
         register_entry(entry_from_folder(folder))
     return folder

@@ -67,7 +67,7 @@ class Trainer(BaseTrainer):
             "d": torch.optim.Adam(self.d.parameters(), cfg["lr"], betas=betas),
         }
 
-    def prepare(self, images: torch.Tensor, labels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         return {"source": from_uint8(bicubic_degrade(images, self.cfg["input_resolution"])), "target": from_uint8(images)}
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:

@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.archs.dcgan import DCGANBody, check_resolution
+from zoo.archs.dcgan import DCGANBody
+from zoo.base import check_resolution
 from zoo.base import GenerativeModel
 
 
@@ -31,7 +32,7 @@ class ACGANGenerator(GenerativeModel):
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.body(z * self.embed(labels))
 
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         if labels is None:
             raise ValueError("acgan generator is class-conditional: pass labels")
         return self(z, labels)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.archs.dcgan import check_resolution
+from zoo.base import check_resolution
 from zoo.base import GenerativeModel
 
 
@@ -34,6 +34,7 @@ class CycleGANGenerator(GenerativeModel):
     """One translation direction; arch_kwargs: base channels (24), residual blocks at 7x7 (6)."""
 
     task = "translation"
+    resolutions = (28, 64, 128, 256)
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.base import GenerativeModel, batchnorm_affine
+from zoo.base import GenerativeModel, batchnorm_affine, check_resolution
 
 
 class DCGANBody(nn.Module):
@@ -42,12 +42,6 @@ class DCGANBody(nn.Module):
         self.net[0] = nn.Identity()
 
 
-def check_resolution(model: GenerativeModel) -> None:
-    """These generators are built for 28x28 MedMNIST images only."""
-    if model.resolution != 28:
-        raise ValueError(f"{model.arch_name} generator is built for 28x28 images, config says {model.resolution}")
-
-
 @register_arch("dcgan")
 class DCGANGenerator(GenerativeModel):
     """Unconditional DCGAN generator; arch_kwargs: z_dim (100), base channels (64)."""
@@ -65,5 +59,5 @@ class DCGANGenerator(GenerativeModel):
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)
 
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return self(z)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.archs.dcgan import check_resolution
+from zoo.base import check_resolution
 from zoo.base import GenerativeModel
 
 
@@ -107,7 +107,7 @@ def linear_alphas_cumprod(timesteps: int, beta_start: float, beta_end: float) ->
 
 @register_arch("ddpm")
 class DDPMModel(GenerativeModel):
-    """Unconditional DDPM; `decode` runs `sample_steps` deterministic DDIM steps (eta 0) from Gaussian noise.
+    """Unconditional DDPM; `sample` runs `sample_steps` deterministic DDIM steps (eta 0) from Gaussian noise.
 
     arch_kwargs: widths ([32, 64, 64]), timesteps (1000), beta_start (1e-4), beta_end (0.02), sample_steps (50).
     """
@@ -135,7 +135,7 @@ class DDPMModel(GenerativeModel):
         a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         steps = torch.linspace(self.timesteps - 1, 0, self.sample_steps).round().long().tolist()
         x = z
         for i, t in enumerate(steps):

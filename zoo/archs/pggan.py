@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.archs.dcgan import check_resolution
+from zoo.base import check_resolution
 from zoo.base import GenerativeModel
 
 
@@ -61,7 +61,7 @@ class PGGANGenerator(GenerativeModel):
     """Generator with one block per resolution (7, 14, 28) and a 1x1 to-RGB layer each.
 
     arch_kwargs: z_dim (128), channels per stage (128, 96, 48). `forward(z, stage, alpha)` renders at
-    7 * 2**stage pixels, fading in the newest stage with weight alpha; `decode` uses the full 28x28 stage.
+    7 * 2**stage pixels, fading in the newest stage with weight alpha; `sample` uses the full 28x28 stage.
     """
 
     task = "synthesis"
@@ -99,5 +99,5 @@ class PGGANGenerator(GenerativeModel):
             out = alpha * out + (1 - alpha) * skip
         return out
 
-    def decode(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+    def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         return self(z)

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from zoo.archs import register_arch
-from zoo.archs.dcgan import check_resolution
+from zoo.base import check_resolution
 from zoo.base import GenerativeModel
 
 

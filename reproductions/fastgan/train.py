@@ -1,0 +1,101 @@
+"""FastGAN training: hinge loss, DiffAugment on everything the discriminator sees, a projection discriminator for
+classes, and an exponential moving average of the generator (what is exported)."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils import spectral_norm
+
+from reproductions.common.data import DatasetInfo
+from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
+from reproductions.diffaugment.augment import diff_augment
+
+
+@dataclass
+class Config:
+    """FastGAN hyper-parameters: the paper's Adam (2e-4, beta1 0.5) and DiffAugment policy; widths sized for CPU."""
+
+    epochs: int = 40
+    batch_size: int = 16
+    z_dim: int = 128
+    g_base: int = 32
+    d_base: int = 16
+    lr: float = 2e-4
+    beta1: float = 0.5
+    ema: float = 0.999
+    policy: str = "color,translation,cutout"
+    conditional: bool = True
+
+
+class Discriminator(nn.Module):
+    """Strided spectral-norm convolutions down to 4x4, a linear logit, and a class projection (Miyato & Koyama 2018)."""
+
+    def __init__(self, channels: int, resolution: int, base: int, num_classes: int) -> None:
+        super().__init__()
+        layers, c, size = [], channels, resolution
+        width = base
+        while size > 4:
+            layers += [spectral_norm(nn.Conv2d(c, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            c, size, width = width, size // 2, min(width * 2, 16 * base)
+        self.features = nn.Sequential(*layers, nn.Flatten())
+        self.linear = spectral_norm(nn.Linear(c * 16, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, c * 16)) if num_classes else None
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.features(x)
+        out = self.linear(h).squeeze(1)
+        if self.embed is not None:
+            out = out + (self.embed(y) * h).sum(1)
+        return out
+
+
+class Trainer(BaseTrainer):
+    """Hinge-loss GAN steps; the EMA generator is exported."""
+
+    arch = "fastgan"
+
+    def __init__(self, cfg: dict, info: DatasetInfo, device: torch.device) -> None:
+        super().__init__(cfg, info, device)
+        self.num_classes = len(info.class_names) if cfg["conditional"] else 0
+        self.g = self.build_generator(self.arch, {"z_dim": cfg["z_dim"], "base": cfg["g_base"]}, self.num_classes)
+        self.g_ema = copy.deepcopy(self.g).eval()
+        requires_grad(self.g_ema, False)
+        self.d = Discriminator(info.channels, info.resolution, cfg["d_base"], self.num_classes).to(device)
+        betas = (cfg["beta1"], 0.999)
+        self.modules = {"g": self.g, "d": self.d, "g_ema": self.g_ema}
+        self.optimizers = {
+            "g": torch.optim.Adam(self.g.parameters(), cfg["lr"], betas=betas),
+            "d": torch.optim.Adam(self.d.parameters(), cfg["lr"], betas=betas),
+        }
+
+    def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
+        x = batch["x"]
+        y = batch["y"] if self.num_classes else None
+        z = torch.randn(len(x), self.cfg["z_dim"], generator=gen, device=self.device)
+        fake = self.g(z, y)
+        aug = lambda t: diff_augment(t, gen, self.cfg["policy"])  # noqa: E731
+        loss_d = F.relu(1 - self.d(aug(x), y)).mean() + F.relu(1 + self.d(aug(fake.detach()), y)).mean()
+        self.optimizers["d"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        reduce_grads(self.d)
+        self.optimizers["d"].step()
+
+        requires_grad(self.d, False)
+        loss_g = -self.d(aug(fake), y).mean()
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        reduce_grads(self.g)
+        self.optimizers["g"].step()
+        requires_grad(self.d, True)
+        ema_update(self.g_ema, self.g, self.cfg["ema"])
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+
+    def exports(self) -> list[Export]:
+        kind = "conditional-synthesis" if self.num_classes else "unconditional-synthesis"
+        what = "noise and a class label" if self.num_classes else "noise"
+        r = self.info.resolution
+        return [Export("", kind, self.g_ema, f"FastGAN generator (EMA weights): {self.cfg['z_dim']}-d Gaussian {what} to a {r}x{r} image")]
