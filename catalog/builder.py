@@ -65,7 +65,7 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
     ids = {doi: keys[p.key] for doi, p in corpus.by_doi().items()}  # DOIs and arXiv DOIs -> paper id
     for pid, (p, vec) in enumerate(zip(corpus.papers, vectors), start=1):
         rows["paper"].append({"id": pid, "key": p.key, "kind": p.kind, "year": p.year, "embedding": vec.tobytes(),
-                              **{k: (v or None) for k, v in p.text.items()}})
+                              "unstated": ",".join(p.unstated) or None, **{k: (v or None) for k, v in p.text.items()}})
         rows["paperauthor"] += [{"paper_id": pid, "position": i, "name": a} for i, a in enumerate(p.authors)]
         for vocab, link in schema.LINK_TABLES.items():
             tname = link.__tablename__

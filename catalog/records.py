@@ -36,7 +36,7 @@ TAG_FIELDS = {  # record field -> vocabulary it draws from
 }
 TEXT_FIELDS = ("title", "venue", "volume", "issue", "pages", "doi", "pmid", "arxiv", "url", "abstract", "code_url")
 SOURCED_FIELDS = (*TEXT_FIELDS, "authors", "year", *TAG_FIELDS, "datasets", "effects", "attributes", "relations")
-PAPER_FIELDS = {"key", "kind", "proposed", "derived", "sources", *SOURCED_FIELDS}
+PAPER_FIELDS = {"key", "kind", "proposed", "derived", "unstated", "sources", *SOURCED_FIELDS}
 DATASET_FIELDS = {"slug", "name", "synonyms", "organ", "modality", "n_images", "classes", "license", "url", "loader", "sources"}
 DOI_RE = re.compile(r"^10\.\d{4,9}/\S+$")
 KEY_RE = re.compile(r"^[a-z0-9][a-z0-9\-]*$")
@@ -143,6 +143,7 @@ class PaperRecord:
     relations: list[tuple[str, str]]  # (type, target DOI)
     sources: list[Source]
     derived: dict[str, str] = field(default_factory=dict)  # field -> rule (DERIVATIONS): filled by rule, not by a page
+    unstated: list[str] = field(default_factory=list)  # required fields no checked source states (PRIMARY_REQUIRED)
 
     @property
     def doi(self) -> str:
@@ -405,11 +406,19 @@ def parse_paper(data: dict[str, Any], file: str, vocabs: dict[str, Vocabulary], 
         if e.structured and e.source not in effect_sources:
             raise err("effects", f"entry {i + 1}: source {e.source!r} is not one of this record's sources listing "
                                  "effects")
+    unstated = _str_list(data.get("unstated"), lambda m: err("unstated", m))
+    for f in unstated:
+        if f not in PRIMARY_REQUIRED:
+            raise err("unstated", f"{f!r} is not one of {', '.join(PRIMARY_REQUIRED)}")
+        if tags[TAG_FIELDS[f]]:
+            raise err("unstated", f"{f} is filled: remove it from unstated")
+    rec.unstated = unstated
     if kind == "primary":
         for f in PRIMARY_REQUIRED:
-            if not tags[TAG_FIELDS[f]]:
-                raise err(f, "a primary paper needs at least one term: fill it from a source, or set the kind that "
-                             f"fits ({', '.join(k for k in KINDS if k != 'primary')})")
+            if not tags[TAG_FIELDS[f]] and f not in unstated:
+                raise err(f, "a primary paper needs at least one term: fill it from a source that states it, declare "
+                             f"`unstated: [{f}]` when no checked source does, or set the kind that fits "
+                             f"({', '.join(k for k in KINDS if k != 'primary')})")
     return rec
 
 

@@ -66,6 +66,7 @@ class Paper(SQLModel, table=True):
     url: Optional[str] = None
     abstract: Optional[str] = None
     code_url: Optional[str] = None
+    unstated: Optional[str] = None  # comma-separated required fields no checked source states (catalog/records.py)
     embedding: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
 
 

@@ -92,6 +92,11 @@ class GenerativeModel(nn.Module):
         self.resolution: int = int(config["resolution"])
         self.num_classes: int = int(config.get("num_classes") or 0)
 
+    @staticmethod
+    def upgrade_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Tensor names of an older saved version mapped to this version's (identity unless an arch renamed some)."""
+        return state
+
     @property
     def device(self) -> torch.device:
         return next(self.parameters()).device
@@ -186,10 +191,9 @@ class GenerativeModel(nn.Module):
         """Translate uint8 images (N, C, H, W) to the target domain, as uint8."""
         if self.task != "translation":
             raise TypeError(f"{self.arch_name} model generates images: use generate(n)")
-        if images.ndim != 4 or images.shape[1:] != (self.channels, self.resolution, self.resolution):
-            raise ValueError(
-                f"images must have shape (N, {self.channels}, {self.resolution}, {self.resolution}), got {tuple(images.shape)}"
-            )
+        size = int(getattr(self, "input_size", self.resolution))
+        if images.ndim != 4 or images.shape[1:] != (self.channels, size, size):
+            raise ValueError(f"images must have shape (N, {self.channels}, {size}, {size}), got {tuple(images.shape)}")
         if int(batch_size) <= 0:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         x = from_uint8(images)

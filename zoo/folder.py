@@ -46,7 +46,7 @@ def load_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -
     weights = folder / "model.safetensors"
     check_safetensors(weights)
     model = get_arch(config["arch"])(config)
-    state = load_file(str(weights))
+    state = model.upgrade_state(load_file(str(weights))) if hasattr(model, "upgrade_state") else load_file(str(weights))
     _check_state(model, state, weights)
     model.load_state_dict(state, strict=True)
     return model.eval().to(device)

@@ -46,10 +46,14 @@ class Paper:
     text: dict[str, str | None]
     authors: list[str] = field(default_factory=list)
     tags: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    effects: list[str] = field(default_factory=list)
+    effects: list[str] = field(default_factory=list)  # each effect row in one line
+    effect_rows: list[dict] = field(default_factory=list)  # the structured effect rows (catalog.schema.PaperEffect)
     attributes: dict[str, str] = field(default_factory=dict)
     relations: list[Relation] = field(default_factory=list)
     provenance: list[tuple[str, str, str]] = field(default_factory=list)  # (field, source, checked)
+    tiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (field, source) -> primary | secondary | derived
+    secondary_only: set[str] = field(default_factory=set)  # fields whose every source is secondary
+    derived: set[str] = field(default_factory=set)  # fields derived by rule (e.g. the arXiv DOI)
 
     @property
     def title(self) -> str:
@@ -94,8 +98,10 @@ def _papers(conn: Connection) -> tuple[dict[int, Paper], dict[str, list[tuple[st
         for r in conn.execute(select(t.c.paper_id, t.c.term).where(t.c.status == "verified").order_by(t.c.term)):
             papers[r.paper_id].tags[vocab].append(r.term)
     e = schema.PaperEffect.__table__
-    for r in conn.execute(select(e.c.paper_id, e.c.text).order_by(e.c.id)):
-        papers[r.paper_id].effects.append(r.text)
+    for r in conn.execute(select(e).order_by(e.c.id)).mappings():
+        papers[r["paper_id"]].effects.append(r["text"])
+        if r["metric"] or r["measure"]:
+            papers[r["paper_id"]].effect_rows.append(dict(r))
     at = schema.PaperAttribute.__table__
     for r in conn.execute(select(at.c.paper_id, at.c.name, at.c.value).order_by(at.c.name)):
         papers[r.paper_id].attributes[r.name] = r.value
@@ -110,7 +116,13 @@ def _papers(conn: Connection) -> tuple[dict[int, Paper], dict[str, list[tuple[st
     for r in conn.execute(select(pv).order_by(pv.c.field, pv.c.source)):
         row = (r.field, r.source, str(r.checked))
         if r.entity == "paper" and r.entity_key in by_key:
-            by_key[r.entity_key].provenance.append(row)
+            paper = by_key[r.entity_key]
+            paper.provenance.append(row)
+            paper.tiers[(r.field, r.source)] = r.tier
+            if r.secondary_only:
+                paper.secondary_only.add(r.field)
+            if r.tier == "derived":
+                paper.derived.add(r.field)
         elif r.entity == "dataset":
             datasets[r.entity_key].append(row)
     return papers, datasets

@@ -1,6 +1,7 @@
 """The home page: what the site holds, with the counts of this build."""
 from __future__ import annotations
 
+from catalog.records import KINDS
 from sitegen import paths
 from sitegen.data import VOCABS, Catalog
 from sitegen.md import Pages, count, esc, link, or_unknown, table
@@ -12,11 +13,12 @@ NEWEST = 8
 def home(cat: Catalog, models: list[Model]) -> str:
     """Markdown of the home page."""
     src = "index.md"
-    kinds = {k: sum(p.kind == k for p in cat.papers.values()) for k in ("review", "primary", "related")}
-    mix = (f"{count(kinds['review'], 'review')}, {count(kinds['primary'], 'primary study', 'primary studies')} and "
-           f"{count(kinds['related'], 'related method')}; each field with its source.")
+    kinds = {k: sum(p.kind == k for p in cat.papers.values()) for k in KINDS}
+    mix = (f"Studies that synthesise or translate medical images with a generative model, each field with its source; "
+           f"beside them {count(kinds['method'], 'method paper')}, {count(kinds['dataset'], 'dataset paper')}, "
+           f"{count(kinds['review'], 'review')} and {count(kinds['related'], 'related paper')}.")
     cards = [
-        (count(len(cat.papers), "paper"), mix, link("Browse the papers", src, paths.PAPERS)),
+        (count(kinds["primary"], "primary study", "primary studies"), mix, link("Browse the papers", src, paths.PAPERS)),
         (count(len(models), "model"), "Pretrained generators and translators reproducing the papers' methods.",
          link("Open the model zoo", src, paths.MODELS)),
         ("Statistics", "The review's counts redrawn: papers per organ, year, dataset, loss, metric and modality.",

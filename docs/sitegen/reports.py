@@ -41,22 +41,33 @@ def leaderboard(measured: pd.DataFrame, cat: Catalog, models: list[Model]) -> st
 
 
 def coverage(models: list[Model]) -> str:
-    """Markdown of the coverage page, from catalog.coverage: fields filled and sourced, papers without a DOI."""
+    """Markdown of the coverage page, from catalog.coverage: the depth goals, kinds, fields filled and sourced,
+    links to reproductions and trained models, papers without a DOI."""
     cov = catalog_coverage(trained_families={m.entry.family for m in models})
     src = "coverage.md"
-    fields = [(f"`{r.field}`", r.filled, f"{r.filled_pct:g}%", r.sourced, f"{r.sourced_pct:g}%")
+    goals = [(esc(r.goal), f"{r.figure:g}{'%' if r.unit == '%' else ''}",
+              "" if r.target != r.target else f"&ge; {r.target:g}{'%' if r.unit == '%' else ''}",
+              {True: "met", False: "**not met**"}.get(r.met, "reported"), esc(r.detail))
+             for r in cov.goals.itertuples()]
+    kinds = [(esc(r.kind), r.papers) for r in cov.kinds.itertuples()]
+    fields = [(f"`{r.field}`", r.filled, f"{r.filled_pct:g}%", r.sourced, f"{r.sourced_pct:g}%", r.secondary_only)
               for r in cov.fields.itertuples()]
     families = [(esc(r.measure), r.papers, f"{r.share_pct:g}%") for r in cov.families.itertuples()]
     no_doi = [(link(r.title, src, paths.paper(r.key)), or_unknown(r.year), or_unknown(r.venue))
               for r in cov.missing_doi.itertuples()]
     return "\n".join([
-        "# Coverage\n", f"How complete the {count(cov.papers, 'paper record')} are; {cov.with_doi} have a DOI. "
-        "*Filled*: papers with a value for the field; *sourced*: papers naming a source that confirms it.\n",
-        table(["Field", "Filled", "Filled share", "Sourced", "Sourced share"], fields),
-        "## Reproductions\n", "Papers whose architecture family has reproduction code in this repository, "
-        "and a trained model in the zoo.\n", table(["Measure", "Papers", "Share"], families),
+        "# Coverage\n", f"How complete the {count(cov.papers, 'primary study', 'primary studies')} of the catalog are "
+        f"(`medzoo catalog coverage`); {cov.with_doi} have a DOI.\n",
+        "## Depth goals\n", "The goals of `catalog.coverage.GOALS`, over the primary studies.\n",
+        table(["Goal", "Figure", "Target", "Status", "Detail"], goals),
+        "## Papers by kind\n", table(["Kind", "Papers"], kinds),
+        "## Fields\n", "*Filled*: primary studies with a value for the field; *sourced*: naming a source that "
+        "confirms it (or deriving it by rule); *secondary only*: every source is an aggregator or mirror.\n",
+        table(["Field", "Filled", "Filled share", "Sourced", "Sourced share", "Secondary only"], fields),
+        "## Reproductions\n", "Primary studies whose architecture family has reproduction code in this repository, "
+        "and a trained model in the zoo (the generic `gan` links to none).\n", table(["Measure", "Papers", "Share"], families),
         f"## Papers without a DOI ({len(no_doi)})\n",
-        table(["Paper", "Year", "Venue"], no_doi) if no_doi else "Every paper has a DOI.\n",
+        table(["Paper", "Year", "Venue"], no_doi) if no_doi else "Every primary study has a DOI.\n",
     ])
 
 

@@ -30,18 +30,20 @@ class Config:
     identity_weight: float = 0.0
     class_a: int = 0
     class_b: int = 1
+    d_layers: int = 2  # stride-2 layers of the PatchGAN (3 at 128 px gives ~34-pixel patches)
 
 
 class PatchDiscriminator(nn.Module):
-    """Unconditional PatchGAN for one domain: image -> 7x7 real/fake scores."""
+    """Unconditional PatchGAN for one domain: image -> (size / 2**layers)^2 real/fake scores."""
 
-    def __init__(self, channels: int, base: int) -> None:
+    def __init__(self, channels: int, base: int, layers: int = 2) -> None:
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, base, 4, 2, 1), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(base, 2 * base, 4, 2, 1, bias=False), nn.InstanceNorm2d(2 * base, affine=True), nn.LeakyReLU(0.2, True),
-            nn.Conv2d(2 * base, 1, 3, 1, 1),
-        )
+        mods: list[nn.Module] = [nn.Conv2d(channels, base, 4, 2, 1), nn.LeakyReLU(0.2, True)]
+        c = base
+        for _ in range(layers - 1):
+            mods += [nn.Conv2d(c, 2 * c, 4, 2, 1, bias=False), nn.InstanceNorm2d(2 * c, affine=True), nn.LeakyReLU(0.2, True)]
+            c *= 2
+        self.net = nn.Sequential(*mods, nn.Conv2d(c, 1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
@@ -59,8 +61,8 @@ class Trainer(BaseTrainer):
         kwargs = {"base": cfg["base"], "n_blocks": cfg["n_blocks"]}
         self.g_ab = self.build_generator("cyclegan", kwargs)
         self.g_ba = self.build_generator("cyclegan", kwargs)
-        self.d_a = PatchDiscriminator(info.channels, cfg["d_base"]).to(device)
-        self.d_b = PatchDiscriminator(info.channels, cfg["d_base"]).to(device)
+        self.d_a = PatchDiscriminator(info.channels, cfg["d_base"], cfg.get("d_layers", 2)).to(device)
+        self.d_b = PatchDiscriminator(info.channels, cfg["d_base"], cfg.get("d_layers", 2)).to(device)
         for m in (self.g_ab, self.g_ba, self.d_a, self.d_b):
             init_normal(m)
         betas = (cfg["beta1"], 0.999)

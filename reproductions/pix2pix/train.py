@@ -25,6 +25,8 @@ class Config:
     beta1: float = 0.5
     l1_weight: float = 100.0
     input_resolution: int = 14
+    lowres_input: bool = False  # True: the generator takes the input_resolution image itself (and upsamples it)
+    depth: int = 2
 
 
 class PatchDiscriminator(nn.Module):
@@ -39,6 +41,8 @@ class PatchDiscriminator(nn.Module):
         )
 
     def forward(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if source.shape[-1] != target.shape[-1]:
+            source = F.interpolate(source, size=target.shape[-2:], mode="bicubic", align_corners=False)
         return self.net(torch.cat([source, target], 1))
 
 
@@ -56,7 +60,12 @@ class Trainer(BaseTrainer):
 
     def __init__(self, cfg: dict, info: DatasetInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
-        self.g = self.build_generator("pix2pix", {"base": cfg["base"]})
+        kw = {"base": cfg["base"]}
+        if cfg.get("depth", 2) != 2 or cfg.get("lowres_input"):
+            kw["depth"] = cfg["depth"]
+        if cfg.get("lowres_input"):
+            kw["input_size"] = cfg["input_resolution"]
+        self.g = self.build_generator("pix2pix", kw)
         self.d = PatchDiscriminator(info.channels, cfg["d_base"]).to(device)
         init_normal(self.g)
         init_normal(self.d)
@@ -68,7 +77,13 @@ class Trainer(BaseTrainer):
         }
 
     def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
-        return {"source": from_uint8(bicubic_degrade(images, self.cfg["input_resolution"])), "target": from_uint8(images)}
+        r = self.cfg["input_resolution"]
+        if self.cfg.get("lowres_input"):
+            low = F.interpolate(images.float(), size=(r, r), mode="bicubic", align_corners=False, antialias=True)
+            source = from_uint8(low.clamp(0, 255).round().to(torch.uint8))
+        else:
+            source = from_uint8(bicubic_degrade(images, r))
+        return {"source": source, "target": from_uint8(images)}
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
         src, tgt = batch["source"], batch["target"]
@@ -94,6 +109,9 @@ class Trainer(BaseTrainer):
         return {"loss_d": loss_d.item(), "loss_g_adv": loss_adv.item(), "l1": loss_l1.item()}
 
     def exports(self) -> list[Export]:
-        r = self.cfg["input_resolution"]
-        extra = {"input_resolution": r, "input": f"{r}x{r} image (antialiased bicubic downsampling) bicubic-upsampled to 28x28; see zoo.archs.pix2pix.bicubic_degrade"}
-        return [Export(f"_sr{r}", "super-resolution", self.g, f"pix2pix U-Net: {r}x{r} -> 28x28 super-resolution of chest X-rays", extra)]
+        r, out = self.cfg["input_resolution"], self.info.resolution
+        if self.cfg.get("lowres_input"):
+            extra = {"input_resolution": r, "input": f"the {r}x{r} image itself (e.g. antialiased bicubic downsampling of a {out}x{out} image)"}
+        else:
+            extra = {"input_resolution": r, "input": f"{r}x{r} image (antialiased bicubic downsampling) bicubic-upsampled to {out}x{out}; see zoo.archs.pix2pix.bicubic_degrade"}
+        return [Export(f"_sr{r}", "super-resolution", self.g, f"pix2pix U-Net: {r}x{r} -> {out}x{out} super-resolution of chest X-rays", extra)]

@@ -31,31 +31,46 @@ def _up(cin: int, cout: int) -> nn.Sequential:
 
 @register_arch("pix2pix")
 class Pix2PixGenerator(GenerativeModel):
-    """U-Net 28 -> 14 -> 7 -> 14 -> 28 with skip connections; arch_kwargs: base channels (48).
+    """U-Net with `depth` stride-2 levels and skip connections; arch_kwargs: base channels (48), depth (2),
+    input_size (default: the output size).
 
-    Input: a 28x28 image whose detail was lost (bicubic 14x14 version upsampled back, see `bicubic_degrade`);
-    output: the restored 28x28 image.
+    With input_size == resolution the input is an image whose detail was lost (e.g. `bicubic_degrade`); with a
+    smaller input_size the model takes the low-resolution image itself and upsamples it (bicubic) before the U-Net.
     """
 
     task = "translation"
+    resolutions = (28, 64, 128, 256)
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
         check_resolution(self)
-        b = int(config.get("arch_kwargs", {}).get("base", 48))
+        kw = config.get("arch_kwargs", {})
+        b, self.depth = int(kw.get("base", 48)), int(kw.get("depth", 2))
+        self.input_size = int(kw.get("input_size") or self.resolution)
+        if self.resolution % (2**self.depth) or self.input_size > self.resolution:
+            raise ValueError(f"pix2pix: resolution {self.resolution} must be divisible by 2**depth and >= input_size")
         c = self.channels
+        widths = [b * min(2**i, 8) for i in range(self.depth + 1)]
         self.inc = nn.Sequential(nn.Conv2d(c, b, 3, 1, 1), nn.LeakyReLU(0.2, True))
-        self.down1 = _down(b, 2 * b)
-        self.down2 = _down(2 * b, 4 * b)
-        self.mid = nn.Sequential(nn.Conv2d(4 * b, 4 * b, 3, 1, 1, bias=False), nn.InstanceNorm2d(4 * b, affine=True), nn.ReLU(True))
-        self.up2 = _up(8 * b, 2 * b)
-        self.up1 = _up(4 * b, b)
+        self.downs = nn.ModuleList(_down(widths[i], widths[i + 1]) for i in range(self.depth))
+        top = widths[-1]
+        self.mid = nn.Sequential(nn.Conv2d(top, top, 3, 1, 1, bias=False), nn.InstanceNorm2d(top, affine=True), nn.ReLU(True))
+        self.ups = nn.ModuleList(_up(2 * widths[i + 1], widths[i]) for i in reversed(range(self.depth)))
         self.outc = nn.Sequential(nn.Conv2d(2 * b, c, 3, 1, 1), nn.Tanh())
 
+    @staticmethod
+    def upgrade_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Read folders saved before the U-Net took a depth (tensor names down1/down2/up1/up2)."""
+        renamed = {"down1.": "downs.0.", "down2.": "downs.1.", "up2.": "ups.0.", "up1.": "ups.1."}
+        return {next((new + k[len(old):] for old, new in renamed.items() if k.startswith(old)), k): v for k, v in state.items()}
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        e0 = self.inc(x)
-        e1 = self.down1(e0)
-        e2 = self.down2(e1)
-        d2 = self.up2(torch.cat([self.mid(e2), e2], 1))
-        d1 = self.up1(torch.cat([d2, e1], 1))
-        return self.outc(torch.cat([d1, e0], 1))
+        if x.shape[-1] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bicubic", align_corners=False).clamp(-1, 1)
+        skips = [self.inc(x)]
+        for down in self.downs:
+            skips.append(down(skips[-1]))
+        h = self.mid(skips[-1])
+        for up, skip in zip(self.ups, reversed(skips[1:])):
+            h = up(torch.cat([h, skip], 1))
+        return self.outc(torch.cat([h, skips[0]], 1))
