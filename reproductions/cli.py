@@ -84,10 +84,41 @@ def _train(family: str, dataset: str | None, resolution: int | None, epochs: int
 
 
 @app.command()
+def finetune(
+    model_id: str = typer.Argument(..., help="a zoo model id (its family, resolution and hyper-parameters are kept)"),
+    data_dir: Path = typer.Option(..., "--data-dir", help="your image folder: ROOT/<class>/<image>[, <name>_mask.png]"),
+    epochs: int = typer.Option(10, help="epochs over your train split"),
+    seed: int = typer.Option(0, help="seed of data order and noise"),
+    resume: bool = typer.Option(False, "--resume", help="continue from the run folder's last checkpoint"),
+    out: Optional[Path] = typer.Option(None, help="run folder (default runs/<model id>-finetuned)"),
+    device: str = typer.Option("cpu", help="cpu or cuda"),
+    checkpoint_minutes: float = typer.Option(10.0, help="minutes between checkpoints"),
+    limit: int = typer.Option(0, help="train on the first N images only (0: all)"),
+    set_: list[str] = typer.Option([], "--set", help="override a config field, key=value (repeatable)"),
+) -> None:
+    """Continue training a zoo model on your own images (its generator weights start the run), then `export` it."""
+    from reproductions.common.family import load_family
+    from zoo.hub import resolve
+    from zoo.registry import get
+
+    entry = get(model_id)
+    folder = resolve(entry)
+    import json
+
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    fam = load_family(config["family"])
+    fields = set(fam.Config.__dataclass_fields__)
+    kept = {k: v for k, v in config.get("training", {}).get("hyperparameters", {}).items() if k in fields and k != "epochs"}
+    sets = [f"{k}={json.dumps(v)}" for k, v in kept.items()] + list(set_)
+    _train(config["family"], None, config["resolution"], epochs, seed, resume, out or Path("runs") / f"{model_id}-finetuned",
+           data_dir, device, checkpoint_minutes, 0, limit, sets, folder)
+
+
+@app.command()
 def export(
     checkpoint_dir: Path = typer.Argument(..., help="run folder written by `train`"),
     out: Optional[Path] = typer.Option(None, help="parent folder of the model folders (default zoo/pretrained)"),
-    model_id: Optional[str] = typer.Option(None, "--model-id", help="model id (default <family>.<dataset>_28[_direction])"),
+    model_id: Optional[str] = typer.Option(None, "--model-id", help="model id (default <family>.<dataset>_<resolution>[_suffix])"),
 ) -> None:
     """Export a run's latest checkpoint as Hugging Face model folder(s)."""
     from reproductions.common.checkpoint import CheckpointError
@@ -106,7 +137,7 @@ def samples(
     model_dir: Path = typer.Argument(..., help="exported model folder (config.json + model.safetensors)"),
     out: Path = typer.Option(..., "--out", help="PNG file to write"),
     seed: int = typer.Option(0, help="noise seed"),
-    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="folder holding the MedMNIST .npz files (translation models)"),
+    data_dir: Optional[Path] = typer.Option(None, "--data-dir", help="data folder (translation models draw real test images)"),
 ) -> None:
     """Write a sample grid PNG from exported weights."""
     from reproductions.common.data import DataError

@@ -7,6 +7,8 @@ from typing import Any, Iterator, Sequence
 import torch
 from torch import nn
 
+from zoo.errors import InputError, WrongTaskError
+
 
 def to_uint8(x: torch.Tensor) -> torch.Tensor:
     """Map model output in [-1, 1] to uint8 pixels in [0, 255]."""
@@ -16,7 +18,7 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 def from_uint8(images: torch.Tensor) -> torch.Tensor:
     """Map uint8 pixels (N, C, H, W) to floats in [-1, 1]."""
     if images.dtype != torch.uint8:
-        raise TypeError(f"images must be uint8 (N, C, H, W), got dtype {images.dtype}")
+        raise WrongTaskError(f"images must be uint8 (N, C, H, W), got dtype {images.dtype}")
     return images.float() / 127.5 - 1
 
 
@@ -129,7 +131,7 @@ class GenerativeModel(nn.Module):
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Images in [-1, 1], shape (N, C, H, W), from noise `z` (and class labels for conditional models)."""
-        raise TypeError(f"{type(self).__name__} is a translation model: use translate(images)")
+        raise WrongTaskError(f"{type(self).__name__} is a translation model: use translate(images)")
 
     def noise(self, n: int, seed: int | None, start: int = 0) -> torch.Tensor:
         """Noise for samples start..start+n-1: sample i depends only on (seed, i), so batching never changes images."""
@@ -146,7 +148,7 @@ class GenerativeModel(nn.Module):
         """Labels as a (n,) long tensor; balanced over classes when None for a conditional model."""
         if self.num_classes == 0:
             if labels is not None:
-                raise ValueError(f"{self.arch_name} model is unconditional: labels must be None")
+                raise InputError(f"{self.arch_name} model is unconditional: labels must be None")
             return None
         if labels is None:
             return torch.arange(n) % self.num_classes
@@ -154,10 +156,10 @@ class GenerativeModel(nn.Module):
         if t.numel() == 1:
             t = t.expand(n).clone()
         if t.numel() != n:
-            raise ValueError(f"got {t.numel()} labels for n={n} images")
+            raise InputError(f"got {t.numel()} labels for n={n} images")
         bad = t[(t < 0) | (t >= self.num_classes)]
         if bad.numel():
-            raise ValueError(f"label {int(bad[0])} out of range: this model has classes 0..{self.num_classes - 1}")
+            raise InputError(f"label {int(bad[0])} out of range: this model has classes 0..{self.num_classes - 1}")
         return t
 
     def iter_generate(
@@ -165,11 +167,11 @@ class GenerativeModel(nn.Module):
     ) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
         """Yield (uint8 images, labels) batches: the streaming form of `generate` for large n."""
         if self.task != "synthesis":
-            raise TypeError(f"{self.arch_name} model translates images: use translate(images)")
+            raise WrongTaskError(f"{self.arch_name} model translates images: use translate(images)")
         if int(n) <= 0:
-            raise ValueError(f"n must be a positive number of images, got {n}")
+            raise InputError(f"n must be a positive number of images, got {n}")
         if int(batch_size) <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+            raise InputError(f"batch_size must be positive, got {batch_size}")
         y_all = self.check_labels(n, labels)
         model = self.inference_module() if not self.training else self
         step = self._forward_batch(batch_size)
@@ -190,12 +192,12 @@ class GenerativeModel(nn.Module):
     def translate(self, images: torch.Tensor, batch_size: int = 256) -> torch.Tensor:
         """Translate uint8 images (N, C, H, W) to the target domain, as uint8."""
         if self.task != "translation":
-            raise TypeError(f"{self.arch_name} model generates images: use generate(n)")
+            raise WrongTaskError(f"{self.arch_name} model generates images: use generate(n)")
         size = int(getattr(self, "input_size", self.resolution))
         if images.ndim != 4 or images.shape[1:] != (self.channels, size, size):
-            raise ValueError(f"images must have shape (N, {self.channels}, {size}, {size}), got {tuple(images.shape)}")
+            raise InputError(f"images must have shape (N, {self.channels}, {size}, {size}), got {tuple(images.shape)}")
         if int(batch_size) <= 0:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
+            raise InputError(f"batch_size must be positive, got {batch_size}")
         x = from_uint8(images)
         model = self.inference_module() if not self.training else self
         step = self._forward_batch(batch_size)

@@ -52,8 +52,9 @@ def anchor(heading: str) -> str:
 
 def cli_page() -> str:
     """Markdown of every `medzoo` command: what it does, its usage and its parameters."""
-    from zoo.cli import app
+    from medzoo.cli import build_app
 
+    app = build_app()
     parts = ["# CLI reference\n", "Generated from the `medzoo` command's own definitions; `medzoo COMMAND --help` "
              "prints the same.\n"]
     for ctx in _walk(typer.main.get_command(app), "medzoo"):

@@ -3,7 +3,7 @@ image, noise varies its texture. New masks come from a bank of training masks wi
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +11,7 @@ from torch import nn
 
 from zoo.archs import register_arch
 from zoo.base import GenerativeModel, check_resolution, to_uint8
+from zoo.errors import InputError
 
 
 class SPADE(nn.Module):
@@ -105,7 +106,7 @@ class SPADEGenerator(GenerativeModel):
         """A new mask per label: a bank mask of that class, flipped and moved (rotation +-15 deg, scale 0.9-1.1,
         shift +-8%); sample i depends only on (seed, i)."""
         if self.bank_size == 0:
-            raise ValueError("this model has no mask bank: pass masks=")
+            raise InputError("this model has no mask bank: pass masks=")
         out = torch.zeros(len(labels), 1, self.resolution, self.resolution)
         g = torch.Generator()
         for k, y in enumerate(labels.tolist()):
@@ -129,19 +130,19 @@ class SPADEGenerator(GenerativeModel):
         y = labels if labels is not None else torch.zeros(len(z), dtype=torch.long)
         return self(z, labels, self.sample_masks(y.cpu(), None).to(z.device))
 
-    def generate(self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None,
-                 batch_size: int = 64, masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """(uint8 images (N, C, R, R), uint8 masks (N, 1, R, R) in {0, 1}): from the given masks, or new bank masks."""
+    def iter_pairs(self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None,
+                   batch_size: int = 64, masks: torch.Tensor | None = None
+                   ) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+        """Yield (uint8 images, uint8 {0, 1} masks, labels) batches: from the given masks, or new bank masks."""
         if int(n) <= 0:
-            raise ValueError(f"n must be a positive number of images, got {n}")
+            raise InputError(f"n must be a positive number of images, got {n}")
         y_all = self.check_labels(n, labels)
         if masks is not None:
             masks = torch.as_tensor(masks)
             if masks.shape != (n, 1, self.resolution, self.resolution):
-                raise ValueError(f"masks must have shape ({n}, 1, {self.resolution}, {self.resolution}), got {tuple(masks.shape)}")
+                raise InputError(f"masks must have shape ({n}, 1, {self.resolution}, {self.resolution}), got {tuple(masks.shape)}")
             masks = (masks > 0).float()
         model = self.inference_module() if not self.training else self
-        images, out_masks = [], []
         with torch.inference_mode():
             for start in range(0, n, batch_size):
                 m = min(batch_size, n - start)
@@ -149,7 +150,19 @@ class SPADEGenerator(GenerativeModel):
                 mk = masks[start : start + m] if masks is not None else self.sample_masks(
                     y if y is not None else torch.zeros(m, dtype=torch.long), seed, start)
                 z = self.noise(m, seed, start).to(self.device)
-                x = model(z, None if y is None else y.to(self.device), mk.to(self.device))
-                images.append(to_uint8(x).cpu())
-                out_masks.append(mk.to(torch.uint8).cpu())
-        return torch.cat(images), torch.cat(out_masks)
+                x = torch.cat([model(z[i : i + 16], None if y is None else y[i : i + 16].to(self.device), mk[i : i + 16].to(self.device))
+                               for i in range(0, m, 16)])
+                yield to_uint8(x).cpu(), mk.to(torch.uint8).cpu(), y
+
+    def iter_generate(self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None,
+                      batch_size: int = 64) -> Iterator[tuple[torch.Tensor, torch.Tensor | None]]:
+        """(images, labels) batches, as every synthesis model yields; iter_pairs also yields the masks."""
+        for images, _, y in self.iter_pairs(n, labels, seed, batch_size):
+            yield images, y
+
+    def generate(self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None,
+                 batch_size: int = 64, masks: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(uint8 images (N, C, R, R), uint8 masks (N, 1, R, R) in {0, 1}): from the given masks, or new bank masks;
+        the same seed gives the same pairs."""
+        pairs = list(self.iter_pairs(n, labels, seed, batch_size, masks))
+        return torch.cat([p[0] for p in pairs]), torch.cat([p[1] for p in pairs])

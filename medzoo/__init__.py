@@ -1,0 +1,1 @@
+"""The `medzoo` command: one composition root that mounts each package's own command group."""

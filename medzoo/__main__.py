@@ -1,0 +1,4 @@
+"""`python -m medzoo` runs the medzoo command."""
+from medzoo.cli import main
+
+main()

@@ -1,4 +1,0 @@
-"""`python -m zoo` runs the medzoo CLI."""
-from zoo.cli import main
-
-main()
