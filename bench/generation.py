@@ -83,7 +83,7 @@ def load_model(mid: str, device: Any) -> Any:
     torch.manual_seed(0)
     config = {"arch": name, "channels": 1, "resolution": 28, "num_classes": 2 if name == "acgan" else 0, "arch_kwargs": {},
               "dataset": "pneumoniamnist"}
-    return get_arch(name)(config).eval().to(device)
+    return get_arch(name).from_config(config).eval().to(device)
 
 
 class Limits:

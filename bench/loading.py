@@ -165,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 args.before = ""
         if args.before:
             env_before = {**base_env, "XDG_CACHE_HOME": str(work / "cache-before"), "PYTHONPATH": str(tree)}
-            cases[f"before ({args.before}): medzoo " + " ".join(CLI_ARGS)] = ([py, "-m", "zoo", *CLI_ARGS], env_before, tree)
+            cases[f"before ({args.before}): medzoo " + " ".join(CLI_ARGS)] = ([py, "-m", "medzoo", *CLI_ARGS], env_before, tree)
         log(f"warm-up (builds the default catalog into {work})")
         for cmd, e, cwd in cases.values():
             run(cmd, e, cwd)

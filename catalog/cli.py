@@ -94,7 +94,7 @@ def run_papers(organ: list[str] | None, modality: list[str] | None, task: list[s
 def run_stats(by: str, fmt: Format, db: str | None, kind: str | None = "primary") -> None:
     from catalog.query import stats_rows
 
-    kind = None if kind in (None, "all") else kind
+    kind = None if kind in (None, "all") or by == "kind" else kind
     emit(stats_rows(by, db=db, kind=kind), fmt, title=f"{kind or 'all'} papers by {by}")
 
 
@@ -116,7 +116,7 @@ def run_coverage(fmt: Format, db: str | None) -> None:
                           "counts": {k: records(v) for k, v in rep.counts.items()}}, indent=2))
         return
     if fmt == Format.table:
-        print(rep.summary())
+        print(rep.summary().splitlines()[0])  # the headline; the goals follow as a table
     goals = rep.goals.assign(met=rep.goals.met.map({True: "met", False: "not met"}).fillna("reported"))
     emit(goals, fmt, title="depth goals (primary papers)")
     emit(rep.kinds, fmt, title="papers by kind")

@@ -173,8 +173,7 @@ def coverage(trained_families: set[str] | None = None, db: str | None = None,
         g = GOALS[name]
         figure = float(count) if g.unit == "papers" else _pct(count, of)
         rows.append({"goal": g.name, "figure": figure, "target": float(g.target), "unit": g.unit,
-                     "met": bool(figure >= g.target), "detail": f"{count} of {of} {g.of}" if g.unit == "%" else
-                     f"of {of} {g.of}"})
+                     "met": bool(figure >= g.target), "detail": f"{count} of {of} {g.of}"})
     rows.append({"goal": "facts resting only on secondary sources (primary papers)", "figure": float(facts.get("primary", 0)),
                  "target": float("nan"), "unit": "facts", "met": None,
                  "detail": f"{sum(facts.values())} over all kinds; publisher, PubMed/PMC, arXiv, DBLP and the paper's "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from catalog.sql import STAT_TABLE  # noqa: F401 - the table's name, as before
+from catalog.sql import STAT_TABLE  # the table's name, also imported from here
 
 STAT_KINDS = ("", "primary")  # counts stored per build: every paper ('') and the primary studies (stats' default)
 
@@ -20,7 +20,7 @@ def stats_table(conn: Any) -> int:
     """(Re)create `paperstat` from the live counts, for every kind and for the primary studies; returns the rows stored."""
     from sqlalchemy import text
 
-    from catalog.sql import FILTERS, STAT_TABLE, STATS_BY, live_stats_sql
+    from catalog.sql import FILTERS, STATS_BY, live_stats_sql
 
     conn.execute(text(f"DROP TABLE IF EXISTS {STAT_TABLE}"))
     conn.execute(text(f"CREATE TABLE {STAT_TABLE} (by_name VARCHAR NOT NULL, kind VARCHAR NOT NULL, position INTEGER NOT NULL, "

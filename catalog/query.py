@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from catalog.db import default_path, mapped_errors
 from catalog.errors import CatalogError
-from catalog.records import KINDS, arxiv_doi, normalise_doi
+from catalog.records import KINDS, normalise_doi
 from catalog.sql import (FILTERS, LINK_TABLE, PLURAL, STATS_BY, VOCAB_TABLE, Conn, build_key, cached, chunks,
                          has_table, in_list, live_stats_sql as _live_stats_sql)
 from catalog.vocab import Term, Vocabulary

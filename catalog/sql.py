@@ -3,12 +3,14 @@
 Imported by the query API (catalog/query.py) and by the structures a build adds (catalog/indexes.py, tagbits.py,
 ann.py); it imports nothing of the catalog itself, so those modules never import the query layer:
 
-    errors, vocab, sourcerank, db, jsonl      (no catalog imports, or only each other)
-    sql, records, schema, sources, embed      (this file: SQL helpers; validated records; tables)
-    ann, tagbits, indexes                     (what a build stores for large catalogs)
-    builder                                   (validate -> write -> swap)
-    query, effects                            (the read API; rebuilds a stale default database via builder)
-    coverage, families, export, importers, cli
+    errors, vocab, sourcerank, db, jsonl, datasets   (no catalog imports, or only each other)
+    sql, records, schema, sources, embed             (this file: SQL helpers; validated records; tables)
+    ann, tagbits, indexes                            (what a build stores for large catalogs)
+    builder                                          (validate -> write -> swap)
+    query                                            (the read API; rebuilds a stale default database via builder)
+    families, coverage, export, importers, cli       (built on the query API)
+
+tests/test_catalog_layers.py checks that no module imports one above it (lazy imports included).
 """
 from __future__ import annotations
 

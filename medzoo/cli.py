@@ -12,7 +12,7 @@ from typing import Optional
 
 import typer
 
-from catalog.cli import Format, emit
+from catalog.cli import Format
 from catalog.cli import register as register_catalog
 
 app = typer.Typer(help="medzoo: GAN-based medical image augmentation, literature catalog and model zoo.",

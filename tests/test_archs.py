@@ -14,7 +14,7 @@ def config(arch: str, channels: int = 1, num_classes: int = 0, **arch_kwargs) ->
 
 
 def test_ddim_with_an_oracle_denoiser_returns_the_target_image():
-    model = get_arch("ddpm")(config("ddpm", widths=[8, 16, 16], sample_steps=20)).eval()
+    model = get_arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=20)).eval()
     target = torch.rand(2, 1, 28, 28) * 2 - 1
 
     def oracle(x, t):
@@ -27,7 +27,7 @@ def test_ddim_with_an_oracle_denoiser_returns_the_target_image():
 
 
 def test_ddpm_forward_process_goes_from_image_to_noise():
-    model = get_arch("ddpm")(config("ddpm", widths=[8, 16, 16]))
+    model = get_arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16]))
     x0, noise = torch.ones(1, 1, 28, 28), torch.zeros(1, 1, 28, 28)
     assert torch.allclose(model.q_sample(x0, torch.tensor([0]), noise), x0, atol=1e-4)
     assert model.q_sample(x0, torch.tensor([999]), noise).abs().max() < 0.01
@@ -35,7 +35,7 @@ def test_ddpm_forward_process_goes_from_image_to_noise():
 
 
 def test_pggan_grows_7_14_28_and_fades_in_continuously():
-    g = get_arch("pggan")(config("pggan", widths=[16, 16, 8])).eval()
+    g = get_arch("pggan").from_config(config("pggan", widths=[16, 16, 8])).eval()
     d = PGDiscriminator(1, (16, 16, 8))
     z = torch.randn(3, 128)
     with torch.no_grad():
@@ -69,7 +69,7 @@ def test_diffaugment_is_differentiable_and_seeded():
 
 
 def test_conditional_generator_obeys_labels():
-    model = get_arch("acgan")(config("acgan", channels=3, num_classes=5, base=8)).eval()
+    model = get_arch("acgan").from_config(config("acgan", channels=3, num_classes=5, base=8)).eval()
     a = model.generate(5, labels=[0, 1, 2, 3, 4], seed=0)
     b = model.generate(5, labels=[0, 1, 2, 3, 3], seed=0)
     assert torch.equal(a[:4], b[:4]) and not torch.equal(a[4], b[4])

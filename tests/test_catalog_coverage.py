@@ -38,6 +38,8 @@ def test_goals_on_the_fixture_catalog(fixture_db):
 def test_coverage_command_shows_every_goal(app, fixture_db):
     res = CliRunner().invoke(app, ["catalog", "coverage", "--db", fixture_db])
     assert res.exit_code == 0, res.output
+    assert "depth goals" in res.output and "not met" in res.output
+    res = CliRunner().invoke(app, ["catalog", "coverage", "--db", fixture_db, "--format", "csv"])
     for goal in GOALS.values():
         assert goal.name in res.output
     assert "not met" in res.output and "secondary sources" in res.output

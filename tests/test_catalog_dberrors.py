@@ -142,18 +142,14 @@ def test_a_bug_keeps_its_traceback(fixture_db, monkeypatch):
     """Only the database's refusals become one line: an SQL error in the catalog's own query stays an exception."""
     import sqlite3
 
-    from catalog import sql
-
-    monkeypatch.setattr(sql, "live_stats_sql", lambda by, kind=None: "SELEKT nonsense")
-    monkeypatch.setattr("catalog.query._live_stats_sql", lambda by, kind=None: "SELEKT nonsense")
-    monkeypatch.setattr("catalog.query._stored_kinds", lambda conn: set())
-    with pytest.raises(sqlite3.OperationalError):
-        stats("organ", db=fixture_db)
+    monkeypatch.setattr("catalog.query._PAPER_BASE", ("id", "key", "no_such_column"))
+    with pytest.raises(sqlite3.OperationalError, match="no such column"):
+        papers(organ="liver", db=fixture_db)
 
 
 def _medzoo() -> list[str]:
     exe = Path(sys.executable).with_name("medzoo")
-    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "zoo"]
+    return [str(exe)] if exe.is_file() else [sys.executable, "-m", "medzoo"]
 
 
 @pytest.mark.parametrize("server", ["down", "auth", "nodb"])

@@ -78,3 +78,19 @@ def test_postgres_refusals_are_one_line(postgres_url):
     engine.dispose()
     with pytest.raises(CatalogDatabaseError, match="holds no catalog.*medzoo catalog build --db"):
         papers(organ="lung", db=base + "/emptydb")
+
+
+def test_postgres_coverage_effects_provenance_match_sqlite(pg_db, fixture_db):
+    from catalog import effects, provenance
+    from catalog.coverage import coverage
+
+    url, _ = pg_db
+    pg, lite = coverage(db=url, models=[]), coverage(db=fixture_db, models=[])
+    from pandas.testing import assert_frame_equal
+
+    assert_frame_equal(pg.goals, lite.goals)
+    assert_frame_equal(pg.fields, lite.fields)
+    assert_frame_equal(pg.kinds, lite.kinds)
+    assert_frame_equal(effects(structured=False, db=url), effects(structured=False, db=fixture_db))
+    assert_frame_equal(provenance("fixture-a", db=url), provenance("fixture-a", db=fixture_db))
+    assert stats("year", db=url, kind=None).to_dict() == stats("year", db=fixture_db, kind=None).to_dict()

@@ -3,11 +3,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-MEDZOO = [sys.executable, "-m", "zoo"]
+MEDZOO = [sys.executable, "-m", "medzoo"]
 
 
 def run(*args: str, db: str | None = None, ok: bool = True) -> subprocess.CompletedProcess:
@@ -64,6 +63,6 @@ def test_catalog_build_and_export(fixture_data, tmp_path):
 
 
 def test_catalog_commands_do_not_import_torch(fixture_db):
-    code = ("import sys; from zoo.cli import app; from catalog import papers; papers(db=%r); "
+    code = ("import sys; from medzoo.cli import app; from catalog import papers; papers(db=%r); "
             "assert 'torch' not in sys.modules, 'torch imported'" % fixture_db)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

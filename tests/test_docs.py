@@ -31,7 +31,7 @@ def build(site: Path, db: str, registry: Path, config: Path | None = None) -> su
     """`medzoo docs build` (or mkdocs on another config) into `site`, with this catalog database and zoo registry."""
     env = {**os.environ, **QUIET, "MEDZOO_DB": db, "MEDZOO_REGISTRY": str(registry)}
     if config is None:
-        cmd = [sys.executable, "-m", "zoo", "docs", "build", "--site", str(site), "--db", db]
+        cmd = [sys.executable, "-m", "medzoo", "docs", "build", "--site", str(site), "--db", db]
     else:
         cmd = [sys.executable, "-m", "mkdocs", "build", "--strict", "-f", str(config), "-d", str(site)]
     return subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=600)

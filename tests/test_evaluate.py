@@ -71,7 +71,7 @@ def test_feature_extractor_is_a_registered_torch_fidelity_extractor(env):
     fx = fidelity.ZooFeatureExtractor(FX, ["pool"])
     (feat,) = fx(torch.randint(0, 256, (3, 3, 28, 28), dtype=torch.uint8))
     assert feat.shape == (3, 32)
-    full = ResNet18Features({"arch_kwargs": {}, "channels": 3, "resolution": 28}).eval()
+    full = ResNet18Features().eval()
     assert full.features(torch.zeros(2, 1, 28, 28, dtype=torch.uint8)).shape == (2, 512)
 
 
@@ -162,7 +162,7 @@ def test_missing_test_split_and_channel_mismatch(env, zoo_dir, tmp_path, monkeyp
 
 
 def test_cli_errors_are_one_line(env, monkeypatch, capsys):
-    from zoo.cli import main
+    from medzoo.cli import main
 
     monkeypatch.setattr(sys, "argv", ["medzoo", "eval", DCGAN, "--n", "5"])
     with pytest.raises(SystemExit) as e:

@@ -67,10 +67,14 @@ def test_doi_fuzz(doi):
 
 @FUZZ
 @given(record=st.dictionaries(st.sampled_from(["key", "kind", "title", "doi", "year", "authors", "organs", "sources",
-                                               "relations", "attributes", "proposed"]),
+                                               "relations", "attributes", "proposed", "effects", "derived", "unstated",
+                                               "arxiv"]),
                               st.one_of(TEXT, st.integers(), st.lists(TEXT, max_size=3), st.none(),
                                         st.dictionaries(TEXT, TEXT, max_size=2)), max_size=8))
 def test_record_fuzz(record):
+    if isinstance(record.get("effects"), list):  # also rows shaped like effect mappings with hostile values
+        record["effects"] = [dict(zip(["task", "metric", "without", "with", "source"], [e] * 5)) if isinstance(e, str) else e
+                             for e in record["effects"]]
     vocabs = load_vocabularies()
     try:
         parse_paper(record, "fuzz.yaml", vocabs, Vocabulary("dataset", {"d": Term("d", "D")}))

@@ -63,7 +63,7 @@ def test_existing_file_kept_without_overwrite(tmp_path):
         prepare_dir("out\x00dir")
 
 
-PEAK = ("import resource, sys; from zoo.cli import app\n"
+PEAK = ("import resource, sys; from zoo.cli import app  # the zoo command group alone\n"
         "def gen(n, out):\n"
         "    try:\n        app(['generate', 'dcgan.pneumoniamnist_28', '-n', str(n), '--batch-size', '64', '--out', out])\n"
         "    except SystemExit as e:\n        assert not e.code, e.code\n"

@@ -36,8 +36,9 @@ TINY: dict[str, tuple[str, dict]] = {
     "ddpm": ("pneumoniamnist", {"widths": [8, 16, 16], "sample_steps": 3}),
     "fastgan": ("chestxray", {"g_base": 8, "d_base": 8}),
     "spade": ("busi", {"g_base": 4, "d_base": 8}),
+    "ddpm_cfg": ("chestxray", {"widths": [8, 16, 16, 16], "attention_levels": [3], "sample_steps": 3}),
 }
-RESOLUTION = {"fastgan": 64, "spade": 64}  # the image-folder families train at 64 px in tests (128+ for the zoo)
+RESOLUTION = {"fastgan": 64, "spade": 64, "ddpm_cfg": 32}  # the image-folder families train at 64 px in tests (128+ for the zoo)
 MEDMNIST = ("breastmnist", "pneumoniamnist", "retinamnist")
 
 
@@ -114,23 +115,33 @@ def test_family_trains_exports_and_reloads(family, tmp_path):
         for key in ("model_id", "arch", "arch_kwargs", "family", "task", "dataset", "organ", "modality", "resolution",
                     "channels", "num_classes", "class_names", "license", "papers", "training"):
             assert key in cfg, key
-        assert cfg["license"] == "cc-by-4.0" and cfg["training"]["split"] == "train"
-        assert (folder / "README.md").read_text().startswith("---\nlicense: cc-by-4.0\n")
+        licence = "other" if cfg["dataset"] == "busi" else "cc-by-4.0"  # BUSI's licence is unclear: said in every card
+        assert cfg["license"] == licence and cfg["training"]["split"] == "train"
+        card = (folder / "README.md").read_text()
+        assert card.startswith(f"---\nlicense: {licence}\n") and "Not for diagnosis" in card
+        if cfg["dataset"] == "busi":
+            assert "unclear" in card
         weights = load_file(str(folder / "model.safetensors"))
         assert all(v.dtype == torch.float16 for v in weights.values() if v.is_floating_point())
-        model = get_arch(cfg["arch"])(cfg)
+        model = get_arch(cfg["arch"]).from_config(cfg)
         model.load_state_dict(weights)
         model.eval()
         n_params = sum(p.numel() for p in model.parameters())
         assert n_params * 2 < 10 * 2**20
+        r = cfg["resolution"]
+        assert r == RESOLUTION.get(family, 28)
         if model.task == "synthesis":
             a, b = model.generate(4, seed=3), model.generate(4, seed=3, batch_size=3)
-            assert a.shape == (4, cfg["channels"], 28, 28) and a.dtype == torch.uint8
+            if family == "spade":  # image + mask pairs; new masks come from the bank of training masks
+                (a, masks), (b, masks_b) = a, b
+                assert masks.shape == (4, 1, r, r) and masks.dtype == torch.uint8 and set(masks.unique().tolist()) <= {0, 1}
+                assert torch.equal(masks, masks_b)
+            assert a.shape == (4, cfg["channels"], r, r) and a.dtype == torch.uint8
             assert torch.equal(a, b)
-            assert (cfg["task"] == "conditional-synthesis") == (model.num_classes > 0)
+            assert (cfg["task"] in ("conditional-synthesis", "mask-conditional-synthesis")) == (model.num_classes > 0)
         else:
             images, _ = load_split(cfg["dataset"], "test")
-            out = model.translate(images[:4])
+            out = model.translate(images[:4])  # the 28 px families
             assert out.shape == images[:4].shape and out.dtype == torch.uint8
         grid = sample_grid(folder, tmp_path / f"{folder.name}.png")
         assert grid.stat().st_size > 0
@@ -231,7 +242,7 @@ def test_cli_module_does_not_import_torch_and_rejects_unknown_names():
     assert bad.returncode != 0 and b"valid families: dcgan" in err
     bad = _cli("train", "dcgan", "--dataset", "chestmnist", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, err = bad.communicate(timeout=120)
-    assert bad.returncode != 0 and b"valid datasets: pneumoniamnist" in err
+    assert bad.returncode != 0 and b"valid datasets: breastmnist, busi, chestxray, pneumoniamnist" in err
 
 
 def test_every_family_registers_its_arch_and_cites_catalog_papers():

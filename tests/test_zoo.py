@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import zoo
 from zoo.hub import IntegrityError
-from zoo.registry import UnknownModelError, entry_from_folder, pretrained_dir
+from zoo.registry import UnknownModelError, pretrained_dir
 
 DCGAN, ACGAN, PIX = "dcgan.pneumoniamnist_28", "acgan.breastmnist_28", "pix2pix.pneumoniamnist_28_sr14"
 
@@ -118,7 +118,7 @@ def test_synthetic_and_mixed_datasets(tiny_zoo):
 def medzoo(*args, registry, ok=True):
     import os
 
-    p = subprocess.run([sys.executable, "-m", "zoo", *args], capture_output=True, text=True, timeout=300,
+    p = subprocess.run([sys.executable, "-m", "medzoo", *args], capture_output=True, text=True, timeout=300,
                        env={**os.environ, "MEDZOO_REGISTRY": str(registry)})
     assert (p.returncode == 0) == ok, p.stderr
     return p

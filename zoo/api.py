@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 
 from zoo.base import GenerativeModel
-from zoo.folder import load_folder, save_folder
+from zoo.folder import load_folder
 from zoo.hub import resolve
 from zoo.registry import get
 

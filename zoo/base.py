@@ -62,6 +62,29 @@ def fold_batchnorm(module: nn.Module) -> nn.Module:
     return module
 
 
+BASE_ARGUMENTS = ("channels", "resolution", "num_classes")
+
+
+def _records_arguments(cls: type, init: Any) -> Any:
+    """Wrap an architecture's __init__ so that, for the class being built, its other arguments land in config."""
+    import functools
+    import inspect
+
+    signature = inspect.signature(init)
+
+    @functools.wraps(init)
+    def wrapped(self: "GenerativeModel", *args: Any, **kwargs: Any) -> None:
+        init(self, *args, **kwargs)
+        if type(self).__init__ is wrapped:  # the class being built uses this constructor (itself or inherited)
+            bound = signature.bind(self, *args, **kwargs)
+            bound.apply_defaults()
+            arch_kwargs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in bound.arguments.items()
+                           if k != "self" and k not in BASE_ARGUMENTS}
+            self.config = {**self.config, "arch": self.arch_name, "arch_kwargs": arch_kwargs}
+
+    return wrapped
+
+
 def check_resolution(model: "GenerativeModel") -> None:
     """Refuse a config whose resolution the architecture was not built for (its `resolutions`)."""
     if model.resolution not in model.resolutions:
@@ -70,10 +93,11 @@ def check_resolution(model: "GenerativeModel") -> None:
 
 
 class GenerativeModel(nn.Module):
-    """A zoo model. Subclasses set `noise_shape` and implement `sample` (synthesis) or `forward` (translation).
+    """A zoo model. Subclasses take typed keyword arguments, set `noise_shape` and implement `sample` (synthesis) or
+    `forward` (translation).
 
-    `config` is the model folder's config.json; `config["arch_kwargs"]` are the constructor's
-    architecture arguments, so the same dict rebuilds the module before its weights are loaded.
+    `config` is what config.json holds: channels, resolution, num_classes and `arch_kwargs`, the subclass's other
+    constructor arguments (recorded automatically), so `from_config` rebuilds the module before its weights load.
     """
 
     arch_name: str = ""
@@ -87,12 +111,26 @@ class GenerativeModel(nn.Module):
     # activations leave the CPU caches; bench/generation.py), so a larger batch_size only sets what is returned at once
     cpu_forward_batch: int = 64
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0) -> None:
         super().__init__()
-        self.config = config
-        self.channels: int = int(config["channels"])
-        self.resolution: int = int(config["resolution"])
-        self.num_classes: int = int(config.get("num_classes") or 0)
+        self.channels, self.resolution, self.num_classes = int(channels), int(resolution), int(num_classes or 0)
+        self.config: dict[str, Any] = {"arch": self.arch_name, "channels": self.channels, "resolution": self.resolution,
+                                       "num_classes": self.num_classes, "arch_kwargs": {}}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Record the typed constructor arguments of every architecture as config["arch_kwargs"] (as diffusers'
+        register_to_config does), so config.json is written from the signature and rebuilds the same module."""
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:
+            cls.__init__ = _records_arguments(cls, cls.__dict__["__init__"])
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "GenerativeModel":
+        """The module a config.json describes: channels, resolution, num_classes and the typed `arch_kwargs`."""
+        model = cls(channels=config["channels"], resolution=config["resolution"], num_classes=config.get("num_classes") or 0,
+                    **config.get("arch_kwargs", {}))
+        model.config = {**config, "arch_kwargs": model.config["arch_kwargs"]}
+        return model
 
     @staticmethod
     def upgrade_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -174,14 +212,23 @@ class GenerativeModel(nn.Module):
             raise InputError(f"batch_size must be positive, got {batch_size}")
         y_all = self.check_labels(n, labels)
         model = self.inference_module() if not self.training else self
-        step = self._forward_batch(batch_size)
+        # On CPU the forward passes cover fixed spans of sample indices (cpu_forward_batch), whatever batch_size is:
+        # a multi-threaded convolution's rounding can depend on its batch, so batching must not decide the spans.
+        step = self.cpu_forward_batch if self.device.type == "cpu" else int(batch_size)
+        pending: list[torch.Tensor] = []
+        done = 0
         with torch.inference_mode():
-            for start in range(0, n, batch_size):
-                m = min(batch_size, n - start)
+            for start in range(0, n, step):
+                m = min(step, n - start)
                 z = self.noise(m, seed, start).to(self.device)
                 y = None if y_all is None else y_all[start : start + m].to(self.device)
-                x = torch.cat([model.sample(z[i : i + step], None if y is None else y[i : i + step]) for i in range(0, m, step)])
-                yield to_uint8(x).cpu(), (None if y is None else y.cpu())
+                pending.append(to_uint8(model.sample(z, y)).cpu())
+                while sum(len(p) for p in pending) >= batch_size or (start + m == n and pending):
+                    images = torch.cat(pending)
+                    out, rest = images[:batch_size], images[batch_size:]
+                    pending = [rest] if len(rest) else []
+                    yield out, (None if y_all is None else y_all[done : done + len(out)].clone())
+                    done += len(out)
 
     def generate(
         self, n: int, labels: int | Sequence[int] | torch.Tensor | None = None, seed: int | None = None, batch_size: int = 256

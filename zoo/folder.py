@@ -45,7 +45,7 @@ def load_folder(folder: str | os.PathLike, device: str | torch.device = "cpu") -
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     weights = folder / "model.safetensors"
     check_safetensors(weights)
-    model = get_arch(config["arch"])(config)
+    model = get_arch(config["arch"]).from_config(config)
     state = model.upgrade_state(load_file(str(weights))) if hasattr(model, "upgrade_state") else load_file(str(weights))
     _check_state(model, state, weights)
     model.load_state_dict(state, strict=True)

@@ -21,7 +21,8 @@ def home(cat: Catalog, models: list[Model]) -> str:
         (count(kinds["primary"], "primary study", "primary studies"), mix, link("Browse the papers", src, paths.PAPERS)),
         (count(len(models), "model"), "Pretrained generators and translators reproducing the papers' methods.",
          link("Open the model zoo", src, paths.MODELS)),
-        ("Statistics", "The review's counts redrawn: papers per organ, year, dataset, loss, metric and modality.",
+        ("Statistics", ("Primary papers per organ, year, dataset, loss, metric and modality; those of 2018-2021 beside the "
+                        "review's 105; what they gained by synthetic data."),
          link("See the charts", src, "statistics.md")),
         ("Getting started", "Install, run the demo, query the catalog and load a model in three lines.",
          link("Start here", src, "getting-started.md")),

@@ -57,7 +57,7 @@ class Trainer:
             "resolution": self.info.resolution,
             "num_classes": num_classes,
         }
-        return get_arch(arch)(config).to(self.device)
+        return get_arch(arch).from_config(config).to(self.device)
 
     def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training tensors, all of the same length N, that the loop indexes into batches."""

@@ -12,6 +12,7 @@ from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, reduce_grads, requires_grad
 from reproductions.pix2pix.train import init_normal
 from zoo.base import from_uint8
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -21,8 +22,8 @@ class Config:
 
     epochs: int = 12
     batch_size: int = 16
-    base: int = 24
-    n_blocks: int = 6
+    base: int = arch_default("cyclegan", "base")
+    n_blocks: int = arch_default("cyclegan", "n_blocks")
     d_base: int = 64
     lr: float = 2e-4
     beta1: float = 0.5

@@ -9,6 +9,7 @@ from torch import nn
 
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, reduce_grads, requires_grad
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -17,8 +18,8 @@ class Config:
 
     epochs: int = 60
     batch_size: int = 64
-    z_dim: int = 100
-    g_base: int = 64
+    z_dim: int = arch_default("dcgan", "z_dim")
+    g_base: int = arch_default("dcgan", "base")
     d_base: int = 64
     lr: float = 2e-4
     beta1: float = 0.5

@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -17,11 +18,11 @@ class Config:
 
     epochs: int = 40
     batch_size: int = 32
-    widths: tuple[int, ...] = (32, 64, 64)
-    timesteps: int = 1000
-    beta_start: float = 1e-4
-    beta_end: float = 0.02
-    sample_steps: int = 50
+    widths: tuple[int, ...] = tuple(arch_default("ddpm", "widths"))
+    timesteps: int = arch_default("ddpm", "timesteps")
+    beta_start: float = arch_default("ddpm", "beta_start")
+    beta_end: float = arch_default("ddpm", "beta_end")
+    sample_steps: int = arch_default("ddpm", "sample_steps")
     lr: float = 2e-4
     grad_clip: float = 1.0
     ema_decay: float = 0.9995

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -18,12 +19,12 @@ class Config:
 
     epochs: int = 30
     batch_size: int = 32
-    widths: list[int] = field(default_factory=lambda: [32, 64, 128, 128])
-    attention_levels: list[int] = field(default_factory=lambda: [2])
-    timesteps: int = 1000
-    beta_schedule: str = "squaredcos_cap_v2"
-    sample_steps: int = 50
-    guidance: float = 2.0
+    widths: list[int] = field(default_factory=lambda: arch_default("ddpm_cfg", "widths"))
+    attention_levels: list[int] = field(default_factory=lambda: arch_default("ddpm_cfg", "attention_levels"))
+    timesteps: int = arch_default("ddpm_cfg", "timesteps")
+    beta_schedule: str = arch_default("ddpm_cfg", "beta_schedule")
+    sample_steps: int = arch_default("ddpm_cfg", "sample_steps")
+    guidance: float = arch_default("ddpm_cfg", "guidance")
     p_uncond: float = 0.1
     lr: float = 2e-4
     grad_clip: float = 1.0

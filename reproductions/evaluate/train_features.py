@@ -124,7 +124,7 @@ def train_feature_extractor(out: str | os.PathLike, recipe: FeatureRecipe = Feat
         "resolution": 28, "channels": 3, "num_classes": len(names), "class_names": names, "license": "cc-by-4.0",
         "papers": PAPERS, "feature_dim": int(recipe.widths[-1]),
     }
-    model = ResNet18Features(config)
+    model = ResNet18Features.from_config(config)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps_per_epoch = math.ceil(len(x) / recipe.batch_size)
     total = steps_per_epoch * recipe.epochs

@@ -13,6 +13,7 @@ from torch.nn.utils import spectral_norm
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
 from reproductions.diffaugment.augment import diff_augment
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -21,8 +22,8 @@ class Config:
 
     epochs: int = 40
     batch_size: int = 16
-    z_dim: int = 128
-    g_base: int = 32
+    z_dim: int = arch_default("fastgan", "z_dim")
+    g_base: int = arch_default("fastgan", "base")
     d_base: int = 16
     lr: float = 2e-4
     beta1: float = 0.5

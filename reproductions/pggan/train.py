@@ -12,6 +12,7 @@ from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
 from reproductions.wgan_gp.train import gradient_penalty
 from zoo.archs.pggan import EqualizedConv2d, EqualizedLinear
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -20,8 +21,8 @@ class Config:
 
     epochs: int = 25
     batch_size: int = 32
-    z_dim: int = 128
-    widths: tuple[int, ...] = (128, 96, 48)
+    z_dim: int = arch_default("pggan", "z_dim")
+    widths: tuple[int, ...] = tuple(arch_default("pggan", "widths"))
     lr: float = 1e-3
     beta1: float = 0.0
     beta2: float = 0.99

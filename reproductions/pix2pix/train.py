@@ -11,6 +11,7 @@ from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, reduce_grads, requires_grad
 from zoo.archs.pix2pix import bicubic_degrade
 from zoo.base import from_uint8
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -19,14 +20,14 @@ class Config:
 
     epochs: int = 15
     batch_size: int = 32
-    base: int = 48
+    base: int = arch_default("pix2pix", "base")
     d_base: int = 64
     lr: float = 2e-4
     beta1: float = 0.5
     l1_weight: float = 100.0
     input_resolution: int = 14
     lowres_input: bool = False  # True: the generator takes the input_resolution image itself (and upsamples it)
-    depth: int = 2
+    depth: int = arch_default("pix2pix", "depth")
 
 
 class PatchDiscriminator(nn.Module):

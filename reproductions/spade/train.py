@@ -13,6 +13,7 @@ from torch.nn.utils import spectral_norm
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
 from zoo.base import from_uint8
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -21,8 +22,8 @@ class Config:
 
     epochs: int = 100
     batch_size: int = 8
-    z_dim: int = 64
-    g_base: int = 16
+    z_dim: int = arch_default("spade", "z_dim")
+    g_base: int = arch_default("spade", "base")
     d_base: int = 32
     lr_g: float = 1e-4
     lr_d: float = 4e-4

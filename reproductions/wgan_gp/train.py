@@ -9,6 +9,7 @@ import torch
 from reproductions.common.data import DatasetInfo
 from reproductions.common.family import Export, Trainer as BaseTrainer, reduce_grads, requires_grad
 from reproductions.dcgan.train import Discriminator, init_dcgan
+from zoo.archs import arch_default
 
 
 @dataclass
@@ -17,8 +18,8 @@ class Config:
 
     epochs: int = 200
     batch_size: int = 32
-    z_dim: int = 100
-    g_base: int = 64
+    z_dim: int = arch_default("dcgan", "z_dim")
+    g_base: int = arch_default("dcgan", "base")
     d_base: int = 32
     lr: float = 1e-4
     beta1: float = 0.5

@@ -52,3 +52,12 @@ def _import_all() -> None:
 
     for info in pkgutil.iter_modules(__path__):
         importlib.import_module(f"{__name__}.{info.name}")
+
+
+def arch_default(name: str, argument: str) -> object:
+    """The default of one typed constructor argument of architecture `name`: training configs take their
+    generator settings from here instead of repeating them."""
+    import inspect
+
+    default = inspect.signature(get_arch(name).__init__).parameters[argument].default
+    return list(default) if isinstance(default, tuple) else default

@@ -1,7 +1,6 @@
 """ACGAN generator (Odena et al. 2017): a DCGAN body whose noise is scaled by a learned class embedding."""
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
@@ -14,20 +13,18 @@ from zoo.base import GenerativeModel
 
 @register_arch("acgan")
 class ACGANGenerator(GenerativeModel):
-    """Class-conditional generator; arch_kwargs: z_dim (100), base channels (64); config num_classes >= 2."""
+    """Class-conditional generator (num_classes >= 2): the class embedding scales the noise, then DCGAN's body."""
 
     task = "synthesis"
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 2, z_dim: int = 100, base: int = 64) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
         if self.num_classes < 2:
             raise ValueError("acgan generator needs num_classes >= 2 in its config")
-        kw = config.get("arch_kwargs", {})
-        z_dim = int(kw.get("z_dim", 100))
         self.noise_shape = (z_dim,)
         self.embed = nn.Embedding(self.num_classes, z_dim)
-        self.body = DCGANBody(z_dim, int(kw.get("base", 64)), self.channels)
+        self.body = DCGANBody(z_dim, base, self.channels)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return self.body(z * self.embed(labels))

@@ -1,7 +1,6 @@
 """CycleGAN ResNet generator (Zhu et al. 2017) for 28x28: c7s1, two stride-2 downs, residual blocks, two ups."""
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
@@ -36,11 +35,10 @@ class CycleGANGenerator(GenerativeModel):
     task = "translation"
     resolutions = (28, 64, 128, 256)
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, base: int = 24, n_blocks: int = 6) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        b, n = int(kw.get("base", 24)), int(kw.get("n_blocks", 6))
+        b, n = base, n_blocks
         c = self.channels
         self.net = nn.Sequential(
             nn.ReflectionPad2d(3), nn.Conv2d(c, b, 7, bias=False), *_norm_relu(b),

@@ -1,7 +1,6 @@
 """DCGAN generator (Radford et al. 2016) for 28x28 images: project noise to 7x7, two strided up-convolutions."""
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
@@ -44,17 +43,15 @@ class DCGANBody(nn.Module):
 
 @register_arch("dcgan")
 class DCGANGenerator(GenerativeModel):
-    """Unconditional DCGAN generator; arch_kwargs: z_dim (100), base channels (64)."""
+    """Unconditional DCGAN generator: z_dim-d noise, `base` channels at 28x28 (2x and 4x below)."""
 
     task = "synthesis"
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, z_dim: int = 100, base: int = 64) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        z_dim = int(kw.get("z_dim", 100))
         self.noise_shape = (z_dim,)
-        self.body = DCGANBody(z_dim, int(kw.get("base", 64)), self.channels)
+        self.body = DCGANBody(z_dim, base, self.channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         return self.body(z)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -115,15 +115,15 @@ class DDPMModel(GenerativeModel):
     task = "synthesis"
     inference_channels_last = False  # GroupNorm/attention U-Net measured slower in channels_last on CPU (bench/generation.py)
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, widths: Sequence[int] = (32, 64, 64),
+                 timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, sample_steps: int = 50) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        self.timesteps = int(kw.get("timesteps", 1000))
-        self.sample_steps = int(kw.get("sample_steps", 50))
+        self.timesteps = timesteps
+        self.sample_steps = sample_steps
         self.noise_shape = (self.channels, self.resolution, self.resolution)
-        self.unet = UNet(self.channels, [int(w) for w in kw.get("widths", (32, 64, 64))])
-        ac = linear_alphas_cumprod(self.timesteps, float(kw.get("beta_start", 1e-4)), float(kw.get("beta_end", 0.02)))
+        self.unet = UNet(self.channels, [int(w) for w in widths])
+        ac = linear_alphas_cumprod(self.timesteps, beta_start, beta_end)
         self.register_buffer("alphas_cumprod", ac, persistent=False)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:

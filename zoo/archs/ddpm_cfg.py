@@ -3,10 +3,9 @@
 `DDPMScheduler` and sampled with its `DDIMScheduler` or `DPMSolverMultistepScheduler`."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Sequence
 
 import torch
-from torch import nn
 
 from zoo.archs import register_arch
 from zoo.base import GenerativeModel, check_resolution
@@ -24,19 +23,17 @@ class ClassConditionalDDPM(GenerativeModel):
     resolutions = (32, 64, 128)
     inference_channels_last = False
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 64, num_classes: int = 0, widths: Sequence[int] = (32, 64, 128, 128),
+                 attention_levels: Sequence[int] = (2,), timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2",
+                 sample_steps: int = 50, sampler: str = "ddim", guidance: float = 2.0) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
         from diffusers import UNet2DModel
 
-        kw = config.get("arch_kwargs", {})
-        widths = [int(w) for w in kw.get("widths", (32, 64, 128, 128))]
-        attn = {int(i) for i in kw.get("attention_levels", (2,))}
-        self.timesteps = int(kw.get("timesteps", 1000))
-        self.beta_schedule = str(kw.get("beta_schedule", "squaredcos_cap_v2"))
-        self.sample_steps = int(kw.get("sample_steps", 50))
-        self.sampler = str(kw.get("sampler", "ddim"))
-        self.guidance = float(kw.get("guidance", 2.0))
+        widths = [int(w) for w in widths]
+        attn = {int(i) for i in attention_levels}
+        self.timesteps, self.beta_schedule = timesteps, beta_schedule
+        self.sample_steps, self.sampler, self.guidance = sample_steps, sampler, guidance
         self.noise_shape = (self.channels, self.resolution, self.resolution)
         self.unet = UNet2DModel(
             sample_size=self.resolution, in_channels=self.channels, out_channels=self.channels, layers_per_block=1,

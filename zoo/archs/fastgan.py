@@ -2,7 +2,6 @@
 4x4 to 64-256 px, with skip-layer excitation (8 -> 128, 16 -> 256); optionally class-conditional."""
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 from torch import nn
@@ -41,11 +40,10 @@ class FastGANGenerator(GenerativeModel):
     task = "synthesis"
     resolutions = (64, 128, 256)
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 128, num_classes: int = 0, z_dim: int = 128, base: int = 32) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        self.z_dim, self.base = int(kw.get("z_dim", 128)), int(kw.get("base", 32))
+        self.z_dim, self.base = z_dim, base
         self.noise_shape = (self.z_dim,)
         w = default_widths(self.resolution, self.base)
         self.embed = nn.Embedding(self.num_classes, self.z_dim) if self.num_classes else None

@@ -38,19 +38,25 @@ class ResNet18Features(nn.Module):
 
     task = "feature-extraction"
 
-    def __init__(self, config: dict[str, Any]) -> None:
+    def __init__(self, channels: int = 3, resolution: int = 28, num_classes: int = 0,
+                 widths: Sequence[int] = RESNET18_WIDTHS, stem_stride: int = 1) -> None:
         super().__init__()
-        self.config = config
-        self.channels = int(config["channels"])
-        self.resolution = int(config["resolution"])
-        self.num_classes = int(config.get("num_classes") or 0)
+        self.channels, self.resolution, self.num_classes = channels, resolution, int(num_classes or 0)
         if self.resolution != 28 or self.channels != 3:
             raise ValueError(f"{self.arch_name} takes 3-channel 28x28 input, config says {self.channels} x {self.resolution}")
-        kw = config.get("arch_kwargs", {})
-        widths = tuple(int(w) for w in kw.get("widths", RESNET18_WIDTHS))
+        widths = tuple(int(w) for w in widths)
+        self.config: dict[str, Any] = {"arch": self.arch_name, "channels": channels, "resolution": resolution,
+                                       "num_classes": self.num_classes, "arch_kwargs": {"widths": list(widths), "stem_stride": stem_stride}}
         self.dim = widths[-1]
-        self.body = resnet18_28(0, widths, int(kw.get("stem_stride", 1)))
+        self.body = resnet18_28(0, widths, stem_stride)
         self.head = nn.Linear(self.dim, self.num_classes) if self.num_classes else nn.Identity()
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> "ResNet18Features":
+        """The extractor a config.json describes (typed arch_kwargs), keeping the file's other facts in `config`."""
+        model = cls(config["channels"], config["resolution"], config.get("num_classes") or 0, **config.get("arch_kwargs", {}))
+        model.config = {**config, "arch_kwargs": model.config["arch_kwargs"]}
+        return model
 
     @property
     def device(self) -> torch.device:

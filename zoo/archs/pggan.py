@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -67,12 +67,11 @@ class PGGANGenerator(GenerativeModel):
     task = "synthesis"
     inference_channels_last = False  # equalized-lr convs with pixel norm measured slower in channels_last on CPU
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, z_dim: int = 128,
+                 widths: Sequence[int] = (128, 96, 48)) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        z_dim = int(kw.get("z_dim", 128))
-        widths = [int(c) for c in kw.get("widths", (128, 96, 48))]
+        widths = [int(c) for c in widths]
         self.noise_shape = (z_dim,)
         self.widths = widths
         self.project = EqualizedLinear(z_dim, widths[0] * 7 * 7)

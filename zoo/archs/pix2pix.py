@@ -1,7 +1,6 @@
 """pix2pix U-Net generator (Isola et al. 2017) for 14x14 -> 28x28 super-resolution of bicubic-upsampled inputs."""
 from __future__ import annotations
 
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -41,12 +40,12 @@ class Pix2PixGenerator(GenerativeModel):
     task = "translation"
     resolutions = (28, 64, 128, 256)
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, base: int = 48, depth: int = 2,
+                 input_size: int | None = None) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        b, self.depth = int(kw.get("base", 48)), int(kw.get("depth", 2))
-        self.input_size = int(kw.get("input_size") or self.resolution)
+        b, self.depth = base, depth
+        self.input_size = int(input_size or self.resolution)
         if self.resolution % (2**self.depth) or self.input_size > self.resolution:
             raise ValueError(f"pix2pix: resolution {self.resolution} must be divisible by 2**depth and >= input_size")
         c = self.channels

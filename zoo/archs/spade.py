@@ -3,7 +3,7 @@ image, noise varies its texture. New masks come from a bank of training masks wi
 from __future__ import annotations
 
 import math
-from typing import Any, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -55,12 +55,11 @@ class SPADEGenerator(GenerativeModel):
     resolutions = (64, 128, 256)
     returns_masks = True
 
-    def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__(config)
+    def __init__(self, channels: int = 1, resolution: int = 128, num_classes: int = 0, z_dim: int = 64, base: int = 16,
+                 bank_size: int = 0) -> None:
+        super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        kw = config.get("arch_kwargs", {})
-        self.z_dim, self.base = int(kw.get("z_dim", 64)), int(kw.get("base", 16))
-        self.bank_size = int(kw.get("bank_size", 0))
+        self.z_dim, self.base, self.bank_size = z_dim, base, bank_size
         self.noise_shape = (self.z_dim,)
         w = widths(self.resolution, self.base)
         layout = 1 + max(self.num_classes, 1)
@@ -94,7 +93,17 @@ class SPADEGenerator(GenerativeModel):
         self.bank_bits = bits.to(self.bank_bits.device)
         self.bank_labels = labels.to(self.bank_labels.device).long()
         self.bank_size = len(masks)
-        self.config.setdefault("arch_kwargs", {})["bank_size"] = self.bank_size
+        self.config = {**self.config, "arch_kwargs": {**self.config["arch_kwargs"], "bank_size": self.bank_size}}
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        """A checkpoint's bank may hold more masks than the empty bank of a freshly built trainer: take its size."""
+        bits = state_dict.get(prefix + "bank_bits")
+        if bits is not None and bits.shape != self.bank_bits.shape:
+            self.bank_bits = torch.empty_like(bits, device=self.bank_bits.device)
+            self.bank_labels = torch.empty(len(bits), dtype=torch.long, device=self.bank_labels.device)
+            self.bank_size = len(bits)
+            self.config = {**self.config, "arch_kwargs": {**self.config["arch_kwargs"], "bank_size": self.bank_size}}
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def bank_masks(self, idx: torch.Tensor) -> torch.Tensor:
         import numpy as np
