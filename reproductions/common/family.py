@@ -118,8 +118,11 @@ def broadcast_modules(*modules: nn.Module) -> None:
 
 
 @torch.no_grad()
-def ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
-    """Exponential moving average of parameters; buffers (BatchNorm statistics) are copied."""
+def ema_update(ema: nn.Module, model: nn.Module, decay: float, step: int | None = None) -> None:
+    """Exponential moving average of parameters; buffers (BatchNorm statistics) are copied. With `step`, the decay
+    warms up as min(decay, (1 + step) / (10 + step)), so an early export is not mostly the random initialisation."""
+    if step is not None:
+        decay = min(decay, (1 + step) / (10 + step))
     for pe, pm in zip(ema.parameters(), model.parameters()):
         pe.lerp_(pm, 1 - decay)
     for be, bm in zip(ema.buffers(), model.buffers()):

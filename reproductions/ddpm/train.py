@@ -51,7 +51,7 @@ class Trainer(BaseTrainer):
         reduce_grads(self.model)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
         opt.step()
-        ema_update(self.ema, self.model, min(self.cfg["ema_decay"], (1 + step) / (10 + step)))
+        ema_update(self.ema, self.model, self.cfg["ema_decay"], step)
         return {"loss": loss.item()}
 
     def exports(self) -> list[Export]:

@@ -59,7 +59,7 @@ class Trainer(BaseTrainer):
         reduce_grads(self.model)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
         opt.step()
-        ema_update(self.ema, self.model, self.cfg["ema_decay"])
+        ema_update(self.ema, self.model, self.cfg["ema_decay"], step)
         return {"loss": loss.item()}
 
     def exports(self) -> list[Export]:

@@ -30,10 +30,19 @@ class Config:
     ema: float = 0.999
     policy: str = "color,translation,cutout"
     conditional: bool = True
+    lr_d_scale: float = 1.0  # discriminator lr = lr * lr_d_scale (TTUR when > 1)
+
+
+def minibatch_stddev(h: torch.Tensor) -> torch.Tensor:
+    """Append the feature standard deviation over the batch as one more channel (Karras et al. 2018): a generator
+    that maps every noise to the same image is then easy to tell apart, which counters mode collapse."""
+    std = h.std(0, unbiased=False).mean().expand(h.size(0), 1, *h.shape[2:])
+    return torch.cat([h, std], 1)
 
 
 class Discriminator(nn.Module):
-    """Strided spectral-norm convolutions down to 4x4, a linear logit, and a class projection (Miyato & Koyama 2018)."""
+    """Strided spectral-norm convolutions down to 4x4, a minibatch-stddev channel, a linear logit, and a class
+    projection (Miyato & Koyama 2018)."""
 
     def __init__(self, channels: int, resolution: int, base: int, num_classes: int) -> None:
         super().__init__()
@@ -42,12 +51,12 @@ class Discriminator(nn.Module):
         while size > 4:
             layers += [spectral_norm(nn.Conv2d(c, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
             c, size, width = width, size // 2, min(width * 2, 16 * base)
-        self.features = nn.Sequential(*layers, nn.Flatten())
-        self.linear = spectral_norm(nn.Linear(c * 16, 1))
-        self.embed = spectral_norm(nn.Embedding(num_classes, c * 16)) if num_classes else None
+        self.features = nn.Sequential(*layers)
+        self.linear = spectral_norm(nn.Linear((c + 1) * 16, 1))
+        self.embed = spectral_norm(nn.Embedding(num_classes, (c + 1) * 16)) if num_classes else None
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        h = self.features(x)
+        h = minibatch_stddev(self.features(x)).flatten(1)
         out = self.linear(h).squeeze(1)
         if self.embed is not None:
             out = out + (self.embed(y) * h).sum(1)
@@ -70,7 +79,7 @@ class Trainer(BaseTrainer):
         self.modules = {"g": self.g, "d": self.d, "g_ema": self.g_ema}
         self.optimizers = {
             "g": torch.optim.Adam(self.g.parameters(), cfg["lr"], betas=betas),
-            "d": torch.optim.Adam(self.d.parameters(), cfg["lr"], betas=betas),
+            "d": torch.optim.Adam(self.d.parameters(), cfg["lr"] * cfg.get("lr_d_scale", 1.0), betas=betas),
         }
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
@@ -92,7 +101,7 @@ class Trainer(BaseTrainer):
         reduce_grads(self.g)
         self.optimizers["g"].step()
         requires_grad(self.d, True)
-        ema_update(self.g_ema, self.g, self.cfg["ema"])
+        ema_update(self.g_ema, self.g, self.cfg["ema"], step)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
 
     def exports(self) -> list[Export]:

@@ -101,7 +101,7 @@ class Trainer(BaseTrainer):
         reduce_grads(self.g)
         self.optimizers["g"].step()
         requires_grad(self.d, True)
-        ema_update(self.g_ema, self.g, self.cfg["ema"])
+        ema_update(self.g_ema, self.g, self.cfg["ema"], step)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), "loss_fm": loss_fm.item()}
 
     def exports(self) -> list[Export]:
