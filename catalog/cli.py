@@ -139,53 +139,6 @@ def run_similar(text_or_doi: str, k: int, fmt: Format, db: str | None) -> None:
     emit(similar_rows(text_or_doi, k=k, db=db), fmt, ["similarity"] + SHORT)
 
 
-class _ParseError(Exception):
-    pass
-
-
-def fast_main(argv: list[str]) -> bool:
-    """Run `papers`, `stats`, `search` or `similar` without typer's parameter machinery, which imports pydantic
-    (a quarter of the command's start-up; bench/loading.py). Only a plainly valid command line is run here: help,
-    bad values and anything unusual return False, and typer handles them (its messages, its exit codes)."""
-    import argparse
-    import os
-
-    if not argv or argv[0] not in ("papers", "stats", "search", "similar") or any(a.startswith("-h") or a.startswith("--help")
-                                                                                   for a in argv[1:]):
-        return False
-
-    class Parser(argparse.ArgumentParser):
-        def error(self, message: str) -> None:  # noqa: D102 - never print or exit: typer reports the problem
-            raise _ParseError(message)
-
-    p = Parser(add_help=False, allow_abbrev=False, exit_on_error=False)
-    p.add_argument("--format", dest="fmt", choices=[f.value for f in Format], default=Format.table.value)
-    p.add_argument("--db", default=None)
-    cmd = argv[0]
-    if cmd == "papers":
-        for name in ("organ", "modality", "task", "architecture", "loss", "metric", "dataset"):
-            p.add_argument(f"--{name}", action="append")
-        p.add_argument("--from", dest="year_from", type=int)
-        p.add_argument("--to", dest="year_to", type=int)
-        p.add_argument("--kind")
-        p.add_argument("--limit", "-k", type=int)
-    elif cmd == "stats":
-        p.add_argument("--by", default="organ")
-    elif cmd == "search":
-        p.add_argument("text")
-        p.add_argument("--limit", "-k", type=int, default=20)
-    else:
-        p.add_argument("text_or_doi")
-        p.add_argument("-k", type=int, default=10)
-    try:
-        ns = vars(p.parse_args(argv[1:]))
-    except (_ParseError, argparse.ArgumentError, ValueError, TypeError):
-        return False
-    fmt, db = Format(ns.pop("fmt")), ns.pop("db") or os.environ.get("MEDZOO_DB") or None
-    {"papers": run_papers, "stats": run_stats, "search": run_search, "similar": run_similar}[cmd](**ns, fmt=fmt, db=db)
-    return True
-
-
 def register(app: typer.Typer) -> typer.Typer:
     """Add the catalog commands to the top-level app; returns the `catalog` sub-app."""
     catalog_app = typer.Typer(help="Build, import into and export the literature catalog.", no_args_is_help=True)

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import errno
 import sys
-from typing import Optional
-
 import typer
 
-from catalog.cli import Format
 from catalog.cli import register as register_catalog
 
 app = typer.Typer(help="medzoo: GAN-based medical image augmentation, literature catalog and model zoo.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-catalog_app = register_catalog(app)
+register_catalog(app)
 
 # command -> module whose typer app defines it (top-level commands) or is mounted as a group
 COMMANDS = {
@@ -26,15 +23,6 @@ COMMANDS = {
     "eval": "reproductions.evaluate.cli", "leaderboard": "reproductions.evaluate.cli",
 }
 GROUPS = {"utility": "reproductions.evaluate.cli:utility_app", "docs": "medzoo.docs:app"}
-
-
-@catalog_app.command("coverage")
-def coverage_cmd(fmt: Format = typer.Option(Format.table, "--format"),
-                 db: Optional[str] = typer.Option(None, "--db", envvar="MEDZOO_DB")) -> None:
-    """Coverage report: every goal of the catalog with its figure, papers per term, fields filled and sourced."""
-    from catalog.cli import run_coverage
-
-    run_coverage(fmt, db)
 
 
 def _mount(argv: list[str]) -> None:
