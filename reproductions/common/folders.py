@@ -127,7 +127,7 @@ def _open(path: Path, mode: str):
         raise FolderError(f"unreadable image {path}: {e}") from None
 
 
-def _resize(im, size: int | None, is_mask: bool):
+def _resize(im, size: int | None):
     from PIL import Image
 
     if size is None or im.size == (size, size):
@@ -153,7 +153,7 @@ def decode_images(folder: Folder, resolution: int | None, channels: int = 1) -> 
                     f"images differ in size: {folder.root / first[0]} is {first[1][0]}x{first[1][1]}, "
                     f"{folder.root / case.path} is {im.size[0]}x{im.size[1]}; pass --resolution R to resize them"
                 )
-        arr = np.asarray(_resize(im, resolution, False), dtype=np.uint8)
+        arr = np.asarray(_resize(im, resolution), dtype=np.uint8)
         imgs.append(arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1))
         if folder.has_masks:
             union = np.zeros(arr.shape[:2], dtype=bool)
@@ -163,7 +163,7 @@ def decode_images(folder: Folder, resolution: int | None, channels: int = 1) -> 
                     raise FolderError(f"mask {folder.root / mp} is {mk.size[0]}x{mk.size[1]}, its image is {im.size[0]}x{im.size[1]}")
                 # binarise at full size, then resize the 0/255 mask and threshold: the union of all lesion files
                 mk = mk.point(lambda v: 255 if v > 0 else 0)
-                union |= np.asarray(_resize(mk, resolution or im.size[0], True)) > 127
+                union |= np.asarray(_resize(mk, resolution)) > 127
             masks.append(union[None].astype(np.uint8))
     out = {"images": np.stack(imgs), "labels": np.array([c.label for c in folder.cases], dtype=np.int64)}
     if folder.has_masks:
