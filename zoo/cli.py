@@ -8,6 +8,7 @@ from typing import Optional
 import typer
 
 from catalog.cli import Format, emit
+from zoo.errors import InputError
 
 app = typer.Typer(help="Find, load and use pretrained medical image augmenters.", no_args_is_help=True)
 
@@ -46,7 +47,7 @@ def generate_cmd(model_id: str, n: int = typer.Option(64, "-n", help="number of 
     from zoo.io import prepare_dir, safe_child, save_grid, write_png
 
     if n <= 0:
-        raise ValueError(f"-n must be a positive number of images, got {n}")
+        raise InputError(f"-n must be a positive number of images, got {n}")
     folder = prepare_dir(out)
     grid_path = safe_child(folder, grid) if grid else None
     model = load(model_id, device=device)
@@ -106,3 +107,4 @@ def publish_cmd(model_id: str, repo: str = typer.Option(..., "--repo", help="Hub
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
     print(f"published {model_id} to {repo} at commit {revision}")
+    print(f"load it from any medzoo installation with: zoo.load(\"hf://{repo}\", revision=\"{revision}\")")

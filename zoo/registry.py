@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.errors import InputError
+
 if TYPE_CHECKING:  # pandas is imported on use: `medzoo` catalog commands never need it
     import pandas as pd
 
@@ -29,7 +31,22 @@ def pretrained_dir() -> Path:
     """Folder of bundled model folders: `pretrained/` beside the registry file."""
     return registry_path().parent / "pretrained"
 
+
+def local_models_dir() -> Path:
+    """Folder of model folders fetched by the user (`hf download REPO --local-dir <this>/<id>`): the `models` folder
+    of the medzoo user-data folder ($MEDZOO_USER_DATA, else the platform's, e.g. ~/.local/share/medzoo)."""
+    from catalog.sources import user_data_root  # the one place that says where medzoo's user data lives
+
+    return user_data_root() / "models"
+
+
 MODEL_FILES = ("config.json", "model.safetensors", "README.md")
+# The size rule of the wheel (README "Installing"): a model whose model.safetensors is at most this size is bundled in
+# the package (offline by default); a larger one is resolved through the Hugging Face cache or a pinned download. The
+# bundled folders together must stay under BUNDLE_BUDGET so the wheel stays under PyPI's 100 MB per file
+# (tests/test_install.py checks both against the registry and the built wheel).
+BUNDLE_MAX_BYTES = 5 * 1024 * 1024
+BUNDLE_BUDGET = 80 * 1024 * 1024
 HUB_ORG = "medzoo"
 FILTERS = ("family", "dataset", "organ", "modality", "task")
 
@@ -57,6 +74,7 @@ class ModelEntry:
     files: dict[str, str]  # file name -> sha256
     summary: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    bundled: bool = True  # shipped inside the wheel (zoo/pretrained/<id>/); False: Hugging Face cache or download
 
 
 def sha256_file(path: Path) -> str:
@@ -99,7 +117,7 @@ MODEL_ID = re.compile(r"^[a-z0-9][a-z0-9_\-]*\.[a-z0-9][a-z0-9_\-]*$")
 def check_model_id(model_id: str) -> str:
     """Refuse ids that could name a path: only `arch.tag` with lower-case letters, digits, '_' and '-'."""
     if not isinstance(model_id, str) or not MODEL_ID.match(model_id):
-        raise ValueError(f"model id {model_id!r} is not of the form arch.tag (lower-case letters, digits, '_', '-')")
+        raise InputError(f"model id {model_id!r} is not of the form arch.tag (lower-case letters, digits, '_', '-')")
     return model_id
 
 
@@ -120,10 +138,10 @@ def list_models(**filters: str | None) -> "pd.DataFrame":
 
     unknown = set(filters) - set(FILTERS)
     if unknown:
-        raise ValueError(f"unknown filter {sorted(unknown)[0]!r}; filter by {', '.join(FILTERS)}")
+        raise InputError(f"unknown filter {sorted(unknown)[0]!r}; filter by {', '.join(FILTERS)}")
     rows = [asdict(e) for e in entries().values()]
     cols = ["model_id", "family", "dataset", "organ", "modality", "task", "resolution", "channels", "num_classes",
-            "params", "license", "papers", "hub_repo", "revision"]
+            "params", "license", "papers", "hub_repo", "revision", "bundled"]
     df = pd.DataFrame(rows, columns=[*cols, "class_names", "files", "summary", "arch", "extra"])
     for k, v in filters.items():
         if v is not None:
@@ -157,8 +175,13 @@ def entry_from_folder(folder: Path, revision: str | None = None, hub_repo: str |
         license=cfg["license"], papers=list(cfg.get("papers") or []), params=params,
         hub_repo=hub_repo or f"{HUB_ORG}/{cfg['model_id']}", revision=revision,
         files={name: sha256_file(folder / name) for name in MODEL_FILES}, summary=cfg.get("summary", ""),
-        extra={k: v for k, v in cfg.items() if k not in known},
+        extra={k: v for k, v in cfg.items() if k not in known}, bundled=bundle_rule(folder),
     )
+
+
+def bundle_rule(folder: Path) -> bool:
+    """Whether a model folder is shipped in the wheel: its model.safetensors is at most BUNDLE_MAX_BYTES."""
+    return (folder / "model.safetensors").stat().st_size <= BUNDLE_MAX_BYTES
 
 
 def register(entry: ModelEntry) -> None:
