@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import mkdocs_gen_files
 
-from sitegen import home, model_pages, papers, reference, reports, results, stats, study, terms
+from sitegen import architecture, home, model_pages, papers, reference, reports, results, stats, study, terms
 from sitegen.data import load_catalog
 from sitegen.md import Pages
 from sitegen.models import load_models
@@ -16,7 +16,7 @@ def collect() -> Pages:
     measured = results.current(cat.evaluations)
     return (home.pages(cat, models) | papers.pages(cat) | terms.pages(cat, models)
             | model_pages.pages(cat, models, measured) | reports.pages(cat, models, measured)
-            | stats.pages() | study.pages() | reference.pages())
+            | stats.pages() | study.pages() | reference.pages() | architecture.pages())
 
 
 def generate() -> None:
