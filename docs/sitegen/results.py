@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reproductions.evaluate.cards import latest
-from reproductions.evaluate.leaderboard import LOWER_IS_BETTER
+from reproductions.evaluate.leaderboard import LOWER_IS_BETTER, rank
 
 BOARD = ["dataset", "metric", "features", "reference"]  # rows are comparable only within one of these
 SHOWN = ["kind", "value", "n", "n_real", "seed"]
@@ -21,10 +21,7 @@ def boards(rows: pd.DataFrame) -> list[tuple[tuple, pd.DataFrame]]:
     """One table per dataset, metric, feature space and reference set, best first; only models are ranked."""
     out = []
     for key, group in rows.fillna({"features": "", "reference": ""}).groupby(BOARD, sort=True):
-        ranked = group.sort_values("value", ascending=key[1] in LOWER_IS_BETTER, kind="stable").reset_index(drop=True)
-        is_model = ranked["kind"] == "model"
-        ranked["rank"] = is_model.cumsum().where(is_model).astype("Int64")
-        out.append((key, ranked))
+        out.append((key, rank(group, key[1])))
     return out
 
 

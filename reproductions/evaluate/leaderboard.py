@@ -10,6 +10,15 @@ LOWER_IS_BETTER = {"fid", "kid_mean", "kid_std"}
 COLUMNS = ["rank", "model_id", "kind", "value", "n", "n_real", "reference", "features", "seed", "recorded_at", "commit"]
 
 
+def rank(rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Rows of one board sorted best first (the metric's direction), with `rank` counting models only (floors and
+    baselines stay unranked): the one ranking rule of the CLI leaderboard and the docs."""
+    out = rows.sort_values("value", ascending=metric in LOWER_IS_BETTER, kind="stable").reset_index(drop=True)
+    is_model = out["kind"] == "model"
+    out["rank"] = is_model.cumsum().where(is_model).astype("Int64")
+    return out
+
+
 def leaderboard(dataset: str, metric: str = "fid", features: str | None = "medzoo-resnet18", seed: int | None = None) -> pd.DataFrame:
     """Latest row per model for (dataset, metric[, features, seed]), best first; rank counts models only."""
     rows = load_rows()
@@ -28,8 +37,6 @@ def leaderboard(dataset: str, metric: str = "fid", features: str | None = "medzo
             raise ValueError(f"no {metric} rows on {dataset} with features {features!r}")
     if seed is not None:
         sel = sel[sel["seed"] == seed]
-    out = latest(sel).sort_values("value", ascending=metric in LOWER_IS_BETTER, kind="stable").reset_index(drop=True)
-    is_model = out["kind"] == "model"
-    out["rank"] = pd.Series(range(1, int(is_model.sum()) + 1), index=out.index[is_model]).astype("Int64")
+    out = rank(latest(sel), metric)
     out["value"] = out["value"].round(4)
     return out[[c for c in COLUMNS if c in out.columns]]
