@@ -58,6 +58,7 @@ def run_job(job: dict[str, Any], device: str = "cpu", log: Path | None = None) -
     train = [*py, "train", job["family"], "--dataset", job["dataset"], "--epochs", str(job["epochs"]), "--out", str(run_dir)]
     train += [a for k, v in (job.get("set") or {}).items() for a in ("--set", f"{k}={json.dumps(v)}")]
     train += ["--device", device] + (["--limit", str(job["limit"])] if job.get("limit") else [])
+    train += ["--resolution", str(job["resolution"])] if job.get("resolution") else []
     if (run_dir / "checkpoint.json").exists():
         train.append("--resume")
     if _run(train, log) != 0:
