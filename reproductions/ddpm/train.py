@@ -41,10 +41,7 @@ class Trainer(BaseTrainer):
         self.optimizers = {"model": torch.optim.Adam(self.model.parameters(), cfg["lr"])}
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
-        x0 = batch["x"]
-        t = torch.randint(0, self.cfg["timesteps"], (len(x0),), generator=gen, device=self.device)
-        noise = torch.randn(x0.shape, generator=gen, device=self.device)
-        loss = F.mse_loss(self.model(self.model.q_sample(x0, t, noise), t), noise)
+        loss = self.denoising_loss(batch, gen)
         opt = self.optimizers["model"]
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -53,6 +50,13 @@ class Trainer(BaseTrainer):
         opt.step()
         ema_update(self.ema, self.model, self.cfg["ema_decay"], step)
         return {"loss": loss.item()}
+
+    def denoising_loss(self, batch: dict[str, torch.Tensor], gen: torch.Generator) -> torch.Tensor:
+        """MSE between the noise added at a uniform timestep and the model's prediction of it."""
+        x0 = batch["x"]
+        t = torch.randint(0, self.cfg["timesteps"], (len(x0),), generator=gen, device=self.device)
+        noise = torch.randn(x0.shape, generator=gen, device=self.device)
+        return F.mse_loss(self.model(self.model.q_sample(x0, t, noise), t), noise)
 
     def exports(self) -> list[Export]:
         return [Export("", "unconditional-synthesis", self.ema,

@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 
 from reproductions.common.data import DatasetInfo
-from reproductions.common.family import Export, Trainer as BaseTrainer, ema_update, reduce_grads, requires_grad
+from reproductions.common.family import Export, Trainer as BaseTrainer, requires_grad
+from reproductions.ddpm.train import Trainer as DDPMTrainer
 from zoo.archs import arch_default
 
 
@@ -31,13 +32,13 @@ class Config:
     ema_decay: float = 0.999
 
 
-class Trainer(BaseTrainer):
-    """One denoising step per batch with diffusers' DDPMScheduler.add_noise."""
+class Trainer(DDPMTrainer):
+    """DDPM's step (clipping, EMA) with a class-conditional diffusers U-Net and classifier-free label dropout."""
 
     arch = "ddpm_cfg"
 
     def __init__(self, cfg: dict, info: DatasetInfo, device: torch.device) -> None:
-        super().__init__(cfg, info, device)
+        BaseTrainer.__init__(self, cfg, info, device)
         kwargs = {k: cfg[k] for k in ("widths", "attention_levels", "timesteps", "beta_schedule", "sample_steps", "guidance")}
         self.model = self.build_generator(self.arch, kwargs, len(info.class_names))
         self.ema = copy.deepcopy(self.model).eval()
@@ -46,21 +47,14 @@ class Trainer(BaseTrainer):
         self.modules = {"model": self.model, "ema": self.ema}
         self.optimizers = {"model": torch.optim.AdamW(self.model.parameters(), cfg["lr"], weight_decay=0.0)}
 
-    def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
+    def denoising_loss(self, batch: dict[str, torch.Tensor], gen: torch.Generator) -> torch.Tensor:
+        """DDPM's loss through diffusers' DDPMScheduler.add_noise, with labels dropped to the null class at p_uncond."""
         x0, y = batch["x"], batch["y"]
         t = torch.randint(0, self.cfg["timesteps"], (len(x0),), generator=gen, device=self.device)
         noise = torch.randn(x0.shape, generator=gen, device=self.device)
         drop = torch.rand(len(y), generator=gen, device=self.device) < self.cfg["p_uncond"]
         y = torch.where(drop, torch.full_like(y, self.model.null_class), y)
-        loss = F.mse_loss(self.model(self.scheduler.add_noise(x0, noise, t), t, y), noise)
-        opt = self.optimizers["model"]
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        reduce_grads(self.model)
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg["grad_clip"])
-        opt.step()
-        ema_update(self.ema, self.model, self.cfg["ema_decay"], step)
-        return {"loss": loss.item()}
+        return F.mse_loss(self.model(self.scheduler.add_noise(x0, noise, t), t, y), noise)
 
     def exports(self) -> list[Export]:
         r = self.info.resolution
