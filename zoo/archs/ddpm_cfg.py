@@ -43,6 +43,25 @@ class ClassConditionalDDPM(GenerativeModel):
             num_class_embeds=max(self.num_classes, 1) + 1,
         )
 
+    def pipeline_files(self) -> dict[str, bytes]:
+        """The same weights in diffusers' layout (model_index.json, unet/, scheduler/), saved beside the medzoo files so
+        that `diffusers.DDPMPipeline.from_pretrained(folder)` loads the U-Net and its training scheduler."""
+        import copy
+        import json
+        import tempfile
+        from pathlib import Path
+
+        import diffusers
+
+        with tempfile.TemporaryDirectory() as tmp:
+            copy.deepcopy(self.unet).to(torch.float16).save_pretrained(Path(tmp) / "unet", safe_serialization=True)
+            self.train_scheduler().save_pretrained(Path(tmp) / "scheduler")
+            files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
+        index = {"_class_name": "DDPMPipeline", "_diffusers_version": diffusers.__version__,
+                 "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
+        files["model_index.json"] = (json.dumps(index, indent=2) + "\n").encode()
+        return files
+
     @property
     def null_class(self) -> int:
         return max(self.num_classes, 1)

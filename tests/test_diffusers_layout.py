@@ -1,0 +1,31 @@
+"""Diffusion models are saved so that diffusers loads them too: the exported folder of a class-conditional DDPM is a
+`DDPMPipeline` whose U-Net computes exactly what the zoo model's does, and whose scheduler is the training one."""
+from __future__ import annotations
+
+import torch
+
+from tests.test_reproductions import tiny_train
+from reproductions.common.export import export_run
+from zoo.folder import load_folder
+
+
+def test_ddpm_cfg_folder_loads_as_a_diffusers_pipeline(tmp_path):
+    from diffusers import DDIMScheduler, DDPMPipeline
+
+    run = tiny_train("ddpm_cfg", tmp_path / "run")
+    (folder,) = export_run(run, tmp_path / "models")
+    model = load_folder(folder)
+    pipe = DDPMPipeline.from_pretrained(folder)
+    assert pipe.scheduler.config.num_train_timesteps == model.timesteps
+    assert pipe.scheduler.config.beta_schedule == model.beta_schedule
+    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    t, y = torch.tensor([10, 500]), torch.tensor([0, 1])
+    with torch.no_grad():
+        ours = model(x, t, y)
+        theirs = pipe.unet.float()(x, t, class_labels=y).sample
+    assert torch.allclose(ours, theirs, atol=1e-4)
+    # a user's own sampling loop with diffusers' scheduler gives the zoo model's images
+    model.sample_steps = 4
+    sched = DDIMScheduler.from_config(pipe.scheduler.config)
+    sched.set_timesteps(4)
+    assert sched.timesteps.tolist() == model.sample_scheduler().timesteps.tolist()
