@@ -31,7 +31,7 @@ test-all: setup
 	$(BIN)/python -m pytest -m "slow or not slow"
 
 clean:
-	rm -rf site build *.egg-info .pytest_cache
+	rm -rf site build dist *.egg-info .pytest_cache
 
 docs: setup
 	$(BIN)/medzoo docs build

@@ -13,7 +13,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -21,51 +20,14 @@ from typing import Any, Callable, Iterable, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
 
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def git_commit() -> str:
-    """HEAD (+uncommitted-changes); $MEDZOO_GIT_COMMIT overrides it where the copy's .git is absent or stale (GPU hosts)."""
-    if os.environ.get("MEDZOO_GIT_COMMIT"):
-        return os.environ["MEDZOO_GIT_COMMIT"]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True,
-                               text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return commit + ("+uncommitted-changes" if dirty else "")
-
-
-def loadavg() -> list[float]:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except OSError:
-        return []
-
-
-def busy_processes(limit: int = 5) -> list[str]:
-    """The busiest other processes (what shared the CPUs with this benchmark), from ps."""
-    try:
-        out = subprocess.run(["ps", "-eo", "pcpu,args", "--sort=-pcpu"], capture_output=True, text=True, timeout=10).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    me = str(os.getpid())
-    rows = [line.strip()[:160] for line in out.splitlines()[1:] if line.strip() and me not in line]
-    return rows[:limit]
+from reproductions.common.env import busy_processes, cpu_model, git_commit, loadavg  # noqa: E402 - the one home of these facts
 
 
 def environment(torch_info: bool = True) -> dict[str, Any]:
-    """Facts about where a benchmark ran."""
+    """Facts about where a benchmark ran (CPU model, commit and load from reproductions/common/env.py, the helper training
+    runs use too)."""
     env: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} {cpu_model()}",
         "cpu_count": os.cpu_count(),

@@ -58,6 +58,58 @@ def section(name: str, data: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _num(text: Any) -> float | None:
+    try:
+        return float(str(text).strip().rstrip("%").replace(",", ""))
+    except ValueError:
+        return None
+
+
+def goal_rows(name: str, data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each goal of one result file with its figure, the run's date and whether it is met: the file's own `goals` list
+    (benchmarks write {figure, value, unit, goal, met}), else what older files' tables state."""
+    date = str(data.get("environment", {}).get("date", ""))[:10]
+    out = []
+    if isinstance(data.get("goals"), list) and data["goals"]:
+        for g in data["goals"]:
+            where = f"{g['backend']}, {g['size']:,} papers: " if g.get("backend") else ""
+            out.append({"benchmark": name, "figure": where + g["figure"], "value": g["value"],
+                        "unit": g.get("unit", ""), "goal": g["goal"], "met": g["met"], "date": str(g.get("date", date))[:10]})
+        return out
+    for r in data.get("table", []):
+        if name.startswith("generation") and r.get("goal"):  # ">=50%" of the measured limit
+            v, want = _num(r.get("of limit")), _num(r["goal"].lstrip(">="))
+            out.append({"benchmark": name, "figure": f"generate() {r['model']}, batch {r['batch']}: share of the measured limit",
+                        "value": r.get("of limit"), "unit": "", "goal": r["goal"], "met": v is not None and v >= (want or 0),
+                        "date": date})
+        elif name.startswith("loading") and r.get("goal s"):
+            want = _num(str(r["goal s"]).lstrip("<"))
+            out.append({"benchmark": name, "figure": f"{r['what']}: wall p50", "value": r["wall p50 s"], "unit": "s",
+                        "goal": f"< {want} s", "met": want is not None and r["wall p50 s"] < want, "date": date})
+        elif r.get("goal p50") and "met" in r:
+            where = f"{r.get('backend', '')}, {data['size']:,} papers" if data.get("size") else r.get("backend", "")
+            out.append({"benchmark": name, "figure": f"{where}: {r.get('query', '')} p50".strip(": "),
+                        "value": r.get("p50 ms"), "unit": "ms", "goal": r["goal p50"], "met": r["met"] == "yes", "date": date})
+    if name.startswith("training") and "loop_overhead_p50" in data:
+        want = data.get("goal", {}).get("loop_overhead_below", 0.05)
+        out.append({"benchmark": name, "figure": "training loop overhead vs a plain PyTorch loop (p50)",
+                    "value": f"{100 * data['loop_overhead_p50']:.1f}%", "unit": "", "goal": f"< {100 * want:.0f}%",
+                    "met": data["loop_overhead_p50"] < want, "date": date})
+    return out
+
+
+def goals_section(found: list[tuple[str, dict[str, Any]]]) -> str:
+    rows = [g for name, data in found for g in goal_rows(name, data)]
+    if not rows:
+        return ""
+    table = [{"benchmark": g["benchmark"], "figure": g["figure"],
+              "value": (f"{fmt(g['value'])} {g['unit']}".strip() if not isinstance(g["value"], str) else g["value"]),
+              "goal": g["goal"], "met": "yes" if g["met"] else "**no**", "date": g["date"]} for g in rows]
+    met = sum(1 for g in rows if g["met"])
+    return (f"## Goals\n\n{met} of {len(rows)} goals met. Each figure was measured side by side with its reference in the "
+            "run of that date (the sections below hold every figure).\n\n" + md_table(table))
+
+
 def render(folder: Path = RESULTS) -> str:
     def rank(p: Path) -> tuple[int, str]:
         base = next((i for i, o in enumerate(ORDER) if p.stem.startswith(o)), len(ORDER))
@@ -66,13 +118,18 @@ def render(folder: Path = RESULTS) -> str:
     files = sorted(folder.glob("*.json"), key=rank)
     parts = ["# Benchmark results\n", "Rendered by `python bench/report.py` from `bench/results/*.json` "
              "(what each benchmark measures: bench/README.md).\n"]
+    found, sections = [], []
     for f in files:
         try:
             data = json.loads(f.read_text())
         except (OSError, json.JSONDecodeError) as e:
-            parts.append(f"## {f.stem}\n\n_unreadable: {e}_\n")
+            sections.append(f"## {f.stem}\n\n_unreadable: {e}_\n")
             continue
-        parts.append(section(f.stem, data))
+        found.append((f.stem, data))
+        sections.append(section(f.stem, data))
+    if found:
+        parts.append(goals_section(found))
+    parts += sections
     if not files:
         parts.append("_no results yet: run `make bench`_\n")
     return "\n".join(parts)

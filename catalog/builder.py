@@ -1,10 +1,13 @@
-"""Build the catalog database from the curated files: validate everything first, then swap the result in atomically."""
+"""Build the catalog database from its inputs: the curated files (catalog/data), the user's own records (the user
+layer, catalog/sources.py) and the measured results (evaluation rows). Validate everything first, then swap the result
+in atomically."""
 from __future__ import annotations
 
 import datetime as dt
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
@@ -14,9 +17,9 @@ from catalog import schema
 from catalog.db import connection, engine_for, resolve_url, sqlite_path
 from catalog.errors import CatalogError
 from catalog.jsonl import read_jsonl
-from catalog.records import KINDS, Corpus, PaperRecord, load_corpus
+from catalog.records import KINDS, Corpus, PaperRecord, _read_yaml, arxiv_doi, load_corpus, normalise_title, parse_paper
 from catalog.sourcerank import DERIVED, PRIMARY, classify, tier
-from catalog.sources import MEASURED, source_hash
+from catalog.sources import DEFAULT, MEASURED, UserDir, inputs_record, resolve_user_dir, source_hash, user_files
 from catalog.sql import PG_TSVECTOR
 from catalog.vocab import DATA_DIR
 
@@ -24,18 +27,21 @@ FTS_SQLITE = (
     "CREATE VIRTUAL TABLE paper_fts USING fts5(title, abstract, content='paper', content_rowid='id', "
     "tokenize='porter unicode61')"
 )
-EVALUATIONS = MEASURED
+EVALUATIONS = MEASURED  # the default measured-results input (`medzoo catalog build --results PATH` chooses another)
 
 
 def create_fulltext(conn: Connection) -> None:
-    """The full-text index: FTS5 over title and abstract (SQLite), or a stored tsvector column with a GIN index
-    (PostgreSQL; ranking reads the stored vector instead of parsing every matching title again, bench/catalog_scale.py)."""
+    """The full-text index: FTS5 over title and abstract (SQLite), or a stored tsvector column with a RUM index, GIN
+    where the server lacks the extension (PostgreSQL; catalog/fulltext.py create_pg_index). Large catalogs also get
+    impact-ordered lists (catalog/indexes.py -> catalog/fulltext.py)."""
     if conn.dialect.name == "sqlite":
         conn.execute(text(FTS_SQLITE))
         conn.execute(text("INSERT INTO paper_fts(paper_fts) VALUES ('rebuild')"))
     elif conn.dialect.name == "postgresql":
+        from catalog.fulltext import create_pg_index
+
         conn.execute(text(f"ALTER TABLE paper ADD COLUMN fts tsvector GENERATED ALWAYS AS ({PG_TSVECTOR}) STORED"))
-        conn.execute(text("CREATE INDEX paper_fulltext ON paper USING GIN (fts)"))
+        create_pg_index(conn)
 
 
 
@@ -65,6 +71,7 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
     ids = {doi: keys[p.key] for doi, p in corpus.by_doi().items()}  # DOIs and arXiv DOIs -> paper id
     for pid, (p, vec) in enumerate(zip(corpus.papers, vectors), start=1):
         rows["paper"].append({"id": pid, "key": p.key, "kind": p.kind, "year": p.year, "embedding": vec.tobytes(),
+                              "origin": p.origin,
                               "unstated": ",".join(p.unstated) or None, **{k: (v or None) for k, v in p.text.items()}})
         rows["paperauthor"] += [{"paper_id": pid, "position": i, "name": a} for i, a in enumerate(p.authors)]
         for vocab, link in schema.LINK_TABLES.items():
@@ -120,16 +127,70 @@ def evaluation_rows(path: Path) -> list[dict]:
     return out
 
 
-def _write(conn: Connection, corpus: Corpus, vectors, digest: str) -> None:  # noqa: ANN001
+def _identities(p: PaperRecord) -> list[str]:
+    """What names a paper across layers: key, DOI, the arXiv DOI, PMID and normalised title."""
+    out = [f"key:{p.key}", f"title:{normalise_title(p.text['title'])}"]
+    out += [f"doi:{p.doi}"] if p.doi else []
+    out += [f"doi:{arxiv_doi(p.text['arxiv'])}"] if p.text["arxiv"] else []
+    out += [f"pmid:{p.text['pmid']}"] if p.text["pmid"] else []
+    return out
+
+
+def add_user_layer(corpus: Corpus, user_dir: Path | None, data_dir: Path) -> list[str]:
+    """Validate the user's records (user_dir/papers/*.yaml) against the curated vocabularies and datasets and add them
+    to the corpus marked origin=user; returns a note for each one left out. A user record naming a paper the curated
+    catalog holds (same key, DOI, arXiv id, PMID or title) is left out: the curated record wins. Any other problem
+    raises an error naming the user's file, record and field, as for curated records."""
+    from catalog.errors import RecordError
+    from catalog.vocab import Term, Vocabulary
+
+    if user_dir is None or (data_dir.exists() and user_dir.exists() and user_dir.resolve() == data_dir.resolve()):
+        return []
+    files = user_files(user_dir)
+    if not files:
+        return []
+    dvocab = Vocabulary("dataset", {d.slug: Term(d.slug, d.name, d.synonyms) for d in corpus.datasets})
+    curated = {i: p.key for p in corpus.papers for i in _identities(p)}
+    mine: dict[str, PaperRecord] = {}
+    notes, added = [], []
+    for path in files:
+        rec = parse_paper(_read_yaml(path), str(path), corpus.vocabs, dvocab)
+        if rec.key != path.stem:
+            raise RecordError(str(path), rec.key, "key", f"must equal the file name {path.stem!r}")
+        rec.origin = "user"
+        ids = _identities(rec)
+        clash = next((curated[i] for i in ids if i in curated), None)
+        if clash is not None:
+            notes.append(f"{path}: left out, the curated catalog holds this paper as {clash!r} (remove the file to "
+                         "silence this note)")
+            continue
+        dup = next((i for i in ids if i in mine and not i.startswith("title:")), None)
+        if dup is not None:
+            raise RecordError(str(path), rec.key, dup.split(":")[0], f"duplicate {dup}: also in your record "
+                                                                      f"{mine[dup].key!r} ({mine[dup].file})")
+        mine.update((i, rec) for i in ids)
+        added.append(rec)
+    corpus.papers.extend(added)
+    targets = corpus.by_doi()
+    for rec in added:
+        for kind, target in rec.relations:
+            if target not in targets:
+                raise RecordError(rec.file, rec.key, "relations", f"{kind} target {target} is not a catalog paper DOI")
+    return notes
+
+
+def _write(conn: Connection, corpus: Corpus, vectors, digest: str, results: Path, inputs: str = "") -> None:  # noqa: ANN001
     SQLModel.metadata.create_all(conn)
     rows = _rows(corpus, vectors)
-    rows["evaluation"] = evaluation_rows(EVALUATIONS)
+    rows["evaluation"] = evaluation_rows(results)
     for table in SQLModel.metadata.sorted_tables:
         if rows.get(table.name):
             conn.execute(table.insert(), rows[table.name])
     meta = {"source_hash": digest, "built_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets))}
     meta |= {f"papers_{k}": str(sum(p.kind == k for p in corpus.papers)) for k in KINDS}
+    meta["papers_user"] = str(sum(p.origin == "user" for p in corpus.papers))
+    meta["inputs"] = inputs
     conn.execute(schema.Meta.__table__.insert(), [{"name": k, "value": v} for k, v in meta.items()])
     create_fulltext(conn)
     from catalog.indexes import finish
@@ -148,13 +209,27 @@ def _remove_stale(path: Path) -> None:
             continue
 
 
-def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
-    """Validate the curated files and (re)build the database at `db`; the old database survives any failure."""
+def embed_text(p: PaperRecord) -> str:
+    """The text a paper's meaning-search vector is computed from."""
+    return f"{p.text['title']}. {p.text['abstract']}"
+
+
+def build(db: str | None = None, data_dir: Path = DATA_DIR, user_dir: UserDir = DEFAULT,
+          results: Path | None = None) -> dict[str, Any]:
+    """Validate the curated files and the user's records and (re)build the database at `db`, with the evaluation rows
+    of `results` (default: EVALUATIONS, the measured results shipped with the package); the old database survives any
+    failure. user_dir: the user layer (DEFAULT: catalog.sources.user_catalog_dir(); None: curated records only)."""
     from catalog.embed import embed
 
+    if results is not None and not Path(results).is_file():
+        raise CatalogError(f"{results}: no such results file (--results names a JSON-lines file of evaluation rows)")
+    inputs = inputs_record(None if data_dir == DATA_DIR else data_dir, user_dir, results)
+    results = Path(results) if results is not None else EVALUATIONS
+    layer = resolve_user_dir(user_dir)
     corpus = load_corpus(data_dir)  # every record is checked before the database is touched
-    vectors = embed([f"{p.text['title']}. {p.text['abstract']}" for p in corpus.papers])
-    digest = source_hash(data_dir, EVALUATIONS)
+    notes = add_user_layer(corpus, layer, data_dir)
+    vectors = embed([embed_text(p) for p in corpus.papers])
+    digest = source_hash(data_dir, results, layer)
     url = resolve_url(db)
     path = sqlite_path(url)
     if path is not None:
@@ -165,7 +240,7 @@ def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
         engine = engine_for(f"sqlite:///{tmp}")
         try:
             with engine.begin() as conn:
-                _write(conn, corpus, vectors, digest)
+                _write(conn, corpus, vectors, digest, results, inputs)
             engine.dispose()
             os.replace(tmp, path)  # atomic: readers see the old file or the new one, never half of one
         finally:
@@ -178,6 +253,8 @@ def build(db: str | None = None, data_dir: Path = DATA_DIR) -> dict[str, str]:
                 conn.execute(text("SELECT pg_advisory_xact_lock(727274)"))  # one build at a time
             conn.execute(text("DROP TABLE IF EXISTS paper_fts"))
             SQLModel.metadata.drop_all(conn)
-            _write(conn, corpus, vectors, digest)
+            _write(conn, corpus, vectors, digest, results, inputs)
         engine.dispose()
-    return {"url": url, "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets)), "source_hash": digest}
+    return {"url": url, "papers": str(len(corpus.papers)), "datasets": str(len(corpus.datasets)), "source_hash": digest,
+            "user_papers": str(sum(p.origin == "user" for p in corpus.papers)),
+            "user_dir": str(layer) if layer is not None else "", "left_out": notes}

@@ -139,6 +139,63 @@ def run_similar(text_or_doi: str, k: int, fmt: Format, db: str | None) -> None:
     emit(similar_rows(text_or_doi, k=k, db=db), fmt, ["similarity"] + SHORT)
 
 
+def run_build(db: str | None, data_dir: Path | None, user_dir: Path | str | None, results: Path | None) -> dict:
+    """`medzoo catalog build`: build, print what was built and any user record left out."""
+    from catalog.builder import build
+    from catalog.db import masked
+    from catalog.vocab import DATA_DIR
+
+    info = build(db, data_dir or DATA_DIR, user_dir, results)
+    mine = f" ({info['user_papers']} of them yours, from {info['user_dir']})" if int(info["user_papers"]) else ""
+    print(f"built {masked(info['url'])}: {info['papers']} papers{mine}, {info['datasets']} datasets")
+    for note in info["left_out"]:
+        print(f"note: {note}", file=sys.stderr)
+    return info
+
+
+def build_command(db: str | None, target: Path, curated: bool) -> str:
+    """The exact `medzoo catalog build` that makes the database `db` include the records just written to `target`."""
+    import os
+    import shlex
+
+    from catalog.db import masked
+    from catalog.sources import user_catalog_dir
+
+    cmd = ["medzoo", "catalog", "build"]
+    if db and db != os.environ.get("MEDZOO_DB"):  # a database named by MEDZOO_DB is the build's default too
+        cmd += ["--db", masked(db)]
+    if curated:
+        cmd += ["--data-dir", str(target)]
+    elif target.resolve() != user_catalog_dir().resolve():
+        cmd += ["--user-dir", str(target)]
+    return shlex.join(cmd)
+
+
+def run_import(file: Path, source: str | None, kind: str, data_dir: Path | None, update: bool, rebuild: bool,
+               db: str | None) -> None:
+    """`medzoo catalog import`: write the records, report, then rebuild the database or say exactly how."""
+    from catalog.errors import CatalogError
+    from catalog.importers import import_file
+    from catalog.sources import DEFAULT, user_catalog_dir
+
+    target = data_dir or user_catalog_dir()
+    rep = import_file(file, source=source, data_dir=target, kind=kind, update=update)
+    for line in rep.lines():
+        print(line)
+    if not rep.added and not rep.merged:
+        return
+    curated = (target / "vocab").is_dir()
+    command = build_command(db, target, curated)
+    if not rebuild:
+        print(f"the database was not rebuilt: run `{command}` so that queries find these records")
+        return
+    try:
+        run_build(db, target if curated else None, DEFAULT if curated else target, None)
+    except CatalogError as e:
+        raise CatalogError(f"the records were written to {target}, but rebuilding the database failed: {e} "
+                           f"(run `{command}` once that is fixed)") from None
+
+
 def register(app: typer.Typer) -> typer.Typer:
     """Add the catalog commands to the top-level app; returns the `catalog` sub-app."""
     catalog_app = typer.Typer(help="Build, import into and export the literature catalog.", no_args_is_help=True)
@@ -200,29 +257,38 @@ def register(app: typer.Typer) -> typer.Typer:
 
     @catalog_app.command("build")
     def build_cmd(db: Optional[str] = DbOpt,
-                  data_dir: Optional[Path] = typer.Option(None, help="curated files (default: the package's catalog/data)")) -> None:
-        """Validate the curated files and build the database (atomically: a failure keeps the old one)."""
-        from catalog.builder import build
-        from catalog.vocab import DATA_DIR
+                  data_dir: Optional[Path] = typer.Option(None, help="curated files (default: the package's catalog/data)"),
+                  user_dir: Optional[Path] = typer.Option(None, help="your own records, as `medzoo catalog import` writes "
+                                                                     "them (default: your user catalog folder)"),
+                  no_user: bool = typer.Option(False, "--no-user", help="build from the curated records only"),
+                  results: Optional[Path] = typer.Option(None, help="measured results: evaluation rows as JSON lines "
+                                                                    "(default: those shipped with medzoo, "
+                                                                    "reproductions/results/evaluations.jsonl)")) -> None:
+        """Validate the curated files and your own records and build the database (atomically: a failure keeps the old
+        one). Your records are marked origin=user; a paper the curated catalog holds is taken from there."""
+        from catalog.sources import DEFAULT
 
-        info = build(db, data_dir or DATA_DIR)
-        print(f"built {info['url']}: {info['papers']} papers, {info['datasets']} datasets")
+        run_build(db, data_dir, None if no_user else user_dir or DEFAULT, results)
 
     @catalog_app.command("import")
-    def import_cmd(file: Path, source: Optional[str] = typer.Option(None, help="URL the file came from (recorded as source)"),
+    def import_cmd(file: Path,
+                   source: Optional[str] = typer.Option(None, help="URL the file came from (recorded as the source of "
+                                                                   "its values; required with --update)"),
                    kind: str = typer.Option("related", help="kind of the added papers (set a paper to primary once its "
-                                                             "organ, modality and architecture are verified)"),
-                   data_dir: Optional[Path] = typer.Option(None, help="curated files to merge into")) -> None:
-        """Merge a BibTeX, RIS or PubMed XML file into the curated records (tags marked as proposed)."""
-        from catalog.importers import import_file
-        from catalog.vocab import DATA_DIR
-
-        rep = import_file(file, source=source, data_dir=data_dir or DATA_DIR, kind=kind)
-        print(f"added {len(rep.added)} papers, merged {len(rep.merged)}")
-        for k in rep.added:
-            print(f"  + {k}")
-        for k, fields in rep.merged.items():
-            print(f"  ~ {k}: {', '.join(fields)}")
+                                                             "organ, modality and architecture are verified); reviews are "
+                                                             "always added as review"),
+                   data_dir: Optional[Path] = typer.Option(None, help="folder the records are written to (default: your "
+                                                                      "user catalog, $MEDZOO_USER_DATA/catalog or the "
+                                                                      "platform's user-data folder; a folder with vocab/, "
+                                                                      "such as a checkout's catalog/data, is curated)"),
+                   update: bool = typer.Option(False, "--update", help="curators: write the file's new and conflicting "
+                                                                       "values into existing records (needs --source URL)"),
+                   rebuild: bool = typer.Option(True, "--build/--no-build", help="rebuild the database afterwards, or "
+                                                                                 "print the command that does"),
+                   db: Optional[str] = DbOpt) -> None:
+        """Add the papers of a BibTeX, RIS or PubMed XML file to your own catalog (tags marked as proposed), never to the
+        installed package; papers the catalog holds already are reported, not changed; then rebuild the database."""
+        run_import(file, source, kind, data_dir, update, rebuild, db)
 
     @catalog_app.command("export")
     def export_cmd(fmt: str = typer.Option("csv", "--format", help="csv | json | bibtex"),

@@ -1,4 +1,5 @@
-"""Import BibTeX, RIS and PubMed XML into catalog records: merge duplicates, propose tags for review."""
+"""Import BibTeX, RIS and PubMed XML into catalog records: new papers go to the user's own layer (or a curator's
+catalog/data) with proposed tags; papers the catalog holds already are matched and never changed by default."""
 from __future__ import annotations
 
 import datetime as dt
@@ -84,6 +85,7 @@ def parse_bibtex(content: str, path: Path) -> list[dict[str, Any]]:
                           issue=f.get("number", ""), pages=_clean(f.get("pages", "")).replace("--", "-"),
                           doi=f.get("doi", ""), pmid=f.get("pmid", ""), abstract=f.get("abstract", ""),
                           url=f.get("url", "")))
+        out[-1]["_types"] = [_clean(f[k]) for k in ("type", "document_type", "type_of_work") if f.get(k)]
     return out
 
 
@@ -104,6 +106,7 @@ def parse_ris(content: str, path: Path) -> list[dict[str, Any]]:
                           venue=e.get("journal_name") or e.get("secondary_title") or e.get("alternate_title3", ""),
                           volume=e.get("volume", ""), issue=e.get("number", ""), pages=pages, doi=e.get("doi", ""),
                           pmid="", abstract=e.get("abstract", ""), url=(e.get("urls") or [""])[0]))
+        out[-1]["_types"] = [_clean(e[k]) for k in ("type_of_work",) if e.get(k)]
     return out
 
 
@@ -138,6 +141,7 @@ def parse_pubmed(content: str, path: Path) -> list[dict[str, Any]]:
                           issue=ji.findtext("Issue") if ji is not None else "",
                           pages=a.findtext("Pagination/MedlinePgn") or "", doi=doi or "",
                           pmid=cit.findtext("PMID") or "", abstract=abstract, url=""))
+        out[-1]["_types"] = [t.text or "" for t in a.findall("PublicationTypeList/PublicationType")]
     if not out:
         raise ImportFormatError(f"{path}: no PubmedArticle with an Article element found")
     return out
@@ -184,6 +188,18 @@ def propose_tags(text: str, vocabs: dict[str, Vocabulary]) -> dict[str, list[str
     return out
 
 
+REVIEW_TYPES = {"review", "systematic review", "meta-analysis", "scoping review", "literature review"}
+REVIEW_WORDS = re.compile(r"\b(reviews?|surveys?|meta[- ]?analys[ie]s|scoping study)\b", re.I)
+
+
+def is_review(entry: dict[str, Any]) -> bool:
+    """A review article, by its declared publication type (PubMed, Scopus, Web of Science exports) or by its title or
+    venue ("... : a review", "a survey of ...", "meta-analysis", "Annual Review of ...")."""
+    if any(str(t).strip().lower() in REVIEW_TYPES for t in entry.get("_types") or []):
+        return True
+    return bool(REVIEW_WORDS.search(entry.get("title", "")) or REVIEW_WORDS.search(entry.get("venue", "")))
+
+
 def _key_for(entry: dict[str, Any], taken: set[str]) -> str:
     first = re.sub(r"[^a-z0-9]", "", (entry["authors"][0].split()[-1] if entry["authors"] else "anon").lower()) or "anon"
     words = [w for w in re.findall(r"[a-z0-9]+", entry["title"].lower()) if len(w) > 3][:3]
@@ -196,63 +212,185 @@ def _key_for(entry: dict[str, Any], taken: set[str]) -> str:
 
 @dataclass
 class ImportReport:
-    """What an import did: keys added, keys merged, and fields filled in merged records."""
+    """What an import did. added: keys of new records written to `folder`; reviews: those of them imported as
+    reviews. An entry naming a record that exists already (same DOI, PMID or title, in the curated catalog or the
+    user's layer) never changes it by default: new_values (fields the record lacks) and conflicts (fields it has with
+    another value: record's value, file's value) are only reported. With update (and a source URL) they are written:
+    merged lists the fields written per key. read_only: keys that matched records of a layer this import does not
+    write (the curated catalog, when the target is the user layer)."""
 
+    folder: Path | None = None
     added: list[str] = field(default_factory=list)
+    reviews: list[str] = field(default_factory=list)
+    existing: dict[str, str] = field(default_factory=dict)  # key -> layer (curated | user) of each matched record
+    new_values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    conflicts: dict[str, dict[str, tuple[Any, Any]]] = field(default_factory=dict)
     merged: dict[str, list[str]] = field(default_factory=dict)
+    read_only: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """The report as lines for the command line."""
+        out = [f"added {len(self.added)} papers to {self.folder / 'papers' if self.folder else '-'}"
+               + (f" ({len(self.reviews)} of them as review)" if self.reviews else "")
+               + f"; {len(self.existing)} already in the catalog"
+               + (f", {len(self.merged)} of them updated" if self.merged else "")]
+        out += [f"  + {k}" + (" (review)" if k in self.reviews else "") for k in self.added]
+        for k in self.existing:
+            new, bad = self.new_values.get(k, {}), self.conflicts.get(k, {})
+            if k in self.merged:
+                out.append(f"  ~ {k}: wrote {', '.join(self.merged[k])}")
+            elif new or bad:
+                parts = [f"new {f}: {_short(v)}" for f, v in new.items()]
+                parts += [f"conflicting {f}: catalog {_short(a)} / file {_short(b)}" for f, (a, b) in bad.items()]
+                out.append(f"  = {k} ({self.existing[k]}, not changed): " + "; ".join(parts))
+        if self.read_only:
+            out.append(f"  not written: {', '.join(self.read_only)} belong to the curated catalog, which this import "
+                       "only reads; curators pass --data-dir catalog/data in a clone")
+        elif any(k not in self.merged for k in [*self.new_values, *self.conflicts]):
+            out.append("  existing records are never changed by default; a curator writes these values with "
+                       "--update --source URL (and --data-dir catalog/data for curated records)")
+        return out
 
 
-def import_file(path: str | Path, source: str | None = None, data_dir: Path = DATA_DIR, kind: str = "related",
-                checked: dt.date | None = None) -> ImportReport:
-    """Merge an import file into data_dir/papers: duplicates (DOI, PMID or title) fill empty fields; the rest are added
-    as `kind` (default related: a primary paper needs a verified organ, modality and architecture, and the importer
-    only proposes tags)."""
-    import yaml  # on use: `import catalog` stays light
+def _short(v: Any) -> str:
+    text = "; ".join(v) if isinstance(v, list) else str(v)
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+def _same(fld: str, a: Any, b: Any) -> bool:
+    """Whether a record's value and a file's value say the same (case, spacing and punctuation of titles aside)."""
+    if fld == "title":
+        return normalise_title(a) == normalise_title(b)
+    if fld == "authors":
+        return [normalise_title(x) for x in a or []] == [normalise_title(x) for x in b or []]
+    if fld == "year":
+        return str(a).strip() == str(b).strip()
+    if fld == "pages":
+        a, b = str(a).replace("--", "-"), str(b).replace("--", "-")
+    return re.sub(r"\s+", " ", str(a)).strip().lower() == re.sub(r"\s+", " ", str(b)).strip().lower()
+
+
+def _is_checkout_data(folder: Path) -> bool:
+    """True when `folder` is the package's own catalog/data inside an installed package (not a source checkout)."""
+    try:
+        same = folder.resolve() == DATA_DIR.resolve()
+    except OSError:
+        return False
+    return same and not (DATA_DIR.parents[1] / "pyproject.toml").is_file()
+
+
+def _load_layer(folder: Path) -> dict[str, tuple[Path, dict]]:
+    import yaml
+
+    out = {}
+    for f in sorted((folder / "papers").glob("*.yaml")) if (folder / "papers").is_dir() else []:
+        rec = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        out[str(rec.get("key") or f.stem)] = (f, rec)
+    return out
+
+
+def _idents(rec: dict) -> list[str]:
+    out = [f"doi:{str(rec.get('doi') or '').lower()}", f"pmid:{rec.get('pmid') or ''}",
+           f"title:{normalise_title(rec.get('title', ''))}"]
+    return [i for i in out if not i.endswith(":")]
+
+
+def _write_record(file: Path, rec: dict) -> None:
+    import yaml
+
+    tmp = file.with_name(f".{file.name}.tmp")
+    tmp.write_text(yaml.safe_dump(rec, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
+    tmp.replace(file)
+
+
+def import_file(path: str | Path, source: str | None = None, data_dir: Path | None = None, kind: str = "related",
+                checked: dt.date | None = None, update: bool = False, curated_dir: Path = DATA_DIR) -> ImportReport:
+    """Add the papers of a BibTeX, RIS or PubMed XML file as records in `data_dir` (default: the user layer,
+    catalog.sources.user_catalog_dir(); never the installed package). A folder holding vocab/ is a curated catalog
+    (a checkout's catalog/data) and is both matched and written; any other folder is a user layer, matched together
+    with the curated catalog at `curated_dir`, which is only read.
+
+    New papers are added as `kind` (default related: a primary paper needs a verified organ, modality and
+    architecture, and the importer only proposes tags); a review article is added as `review` whatever `kind` says.
+    An entry naming an existing record (DOI, PMID or title) never changes it unless `update` is set, which needs
+    `source`, the http(s) URL the values were checked against: then the record's missing and conflicting fields are
+    written from the file, and a conflicting field's old sources no longer list it."""
+    from catalog.records import KINDS
+    from catalog.sourcerank import valid_source
+    from catalog.sources import user_catalog_dir
 
     path = Path(path)
+    if kind not in KINDS:
+        raise CatalogError(f"--kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    if update and not (source and re.match(r"https?://", source) and valid_source(source)):
+        raise CatalogError("--update writes into existing records, so it needs --source: the http(s) URL the file's "
+                           "values were checked against")
+    target = Path(data_dir) if data_dir is not None else user_catalog_dir()
+    if _is_checkout_data(target):
+        raise CatalogError(f"{target} is the catalog inside the installed package, which imports never change; import "
+                           "into your user catalog (the default) or a source checkout's catalog/data")
     entries = read_entries(path)
-    vocabs = load_vocabularies(data_dir)
-    source = source or f"file:{path.name}"
+    curated = target if (target / "vocab").is_dir() else curated_dir
+    vocabs = load_vocabularies(curated)
+    source = source or "file:" + (re.sub(r"[\s/]+", "_", path.name) or "import")
     checked = checked or dt.date.today()
-    folder = data_dir / "papers"
-    folder.mkdir(parents=True, exist_ok=True)
-    existing: dict[str, tuple[Path, dict]] = {}
-    index: dict[str, str] = {}
-    for f in sorted(folder.glob("*.yaml")):
-        rec = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
-        key = str(rec.get("key") or f.stem)
-        existing[key] = (f, rec)
-        for ident in (f"doi:{str(rec.get('doi') or '').lower()}", f"pmid:{rec.get('pmid') or ''}",
-                      f"title:{normalise_title(rec.get('title', ''))}"):
-            if not ident.endswith(":"):
-                index[ident] = key
-    report = ImportReport()
+    layers = {"curated": _load_layer(curated)}
+    if curated.resolve() != target.resolve():
+        layers["user"] = _load_layer(target)
+    existing = {k: (layer, f, rec) for layer, recs in layers.items() for k, (f, rec) in recs.items()}
+    index = {i: k for k, (_, _, rec) in existing.items() for i in _idents(rec)}
+    folder = target / "papers"
+    report = ImportReport(folder=target)
+    dirty: dict[str, tuple[Path, dict]] = {}
     for e in entries:
-        idents = [f"doi:{e['doi']}", f"pmid:{e['pmid']}", f"title:{normalise_title(e['title'])}"]
-        key = next((index[i] for i in idents if not i.endswith(":") and i in index), None)
+        values = {k: v for k, v in e.items() if v and not k.startswith("_")}
+        idents = _idents(values)
+        key = next((index[i] for i in idents if i in index), None)
         if key is None:
             key = _key_for(e, set(existing))
-            rec = {"key": key, "kind": kind, **{k: v for k, v in e.items() if v}}
+            review = is_review(e)
+            rec = {"key": key, "kind": "review" if review else kind, **values}
             proposed = propose_tags(f"{e['title']} {e['abstract']}", vocabs)
             if proposed:
                 rec["proposed"] = proposed
-            rec["sources"] = [{"url": source, "checked": checked.isoformat(), "fields": [k for k, v in e.items() if v]}]
-            existing[key] = (folder / f"{key}.yaml", rec)
+            rec["sources"] = [{"url": source, "checked": checked.isoformat(), "fields": list(values)}]
+            existing[key] = ("user" if "user" in layers else "curated", folder / f"{key}.yaml", rec)
+            dirty[key] = (folder / f"{key}.yaml", rec)
             report.added.append(key)
-        else:
-            file, rec = existing[key]
-            filled = [k for k, v in e.items() if v and not rec.get(k)]
-            if not filled:
+            report.reviews += [key] if review else []
+            index.update((i, key) for i in idents)
+            continue
+        layer, file, rec = existing[key]
+        if key in report.added:
+            continue  # the file names one of its own new papers twice: the first entry wins
+        report.existing.setdefault(key, layer)
+        derived = set((rec.get("derived") or {}).keys())
+        for f, v in values.items():
+            if f in derived:  # filled by rule from another field (catalog/records.py: DERIVATIONS), never from a file
                 continue
-            rec.update({k: e[k] for k in filled})
-            rec.setdefault("sources", []).append({"url": source, "checked": checked.isoformat(), "fields": filled})
-            report.merged.setdefault(key, []).extend(filled)
-        for i in idents:
-            if not i.endswith(":"):
-                index[i] = key
-    for key in [*report.added, *report.merged]:
-        file, rec = existing[key]
-        tmp = file.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(rec, sort_keys=False, allow_unicode=True, width=100), encoding="utf-8")
-        tmp.replace(file)
+            if not rec.get(f):
+                report.new_values.setdefault(key, {})[f] = v
+            elif not _same(f, rec[f], v):
+                report.conflicts.setdefault(key, {})[f] = (rec[f], v)
+        index.update((i, key) for i in idents)
+    for key in list(report.existing):
+        layer, file, rec = existing[key]
+        todo = {**report.new_values.get(key, {}), **{f: v for f, (_, v) in report.conflicts.get(key, {}).items()}}
+        if not update or not todo:
+            continue
+        if file.parent.resolve() != folder.resolve():
+            report.read_only.append(key)
+            continue
+        for f in report.conflicts.get(key, {}):  # the old sources confirmed the old value, not the new one
+            for s in rec.get("sources") or []:
+                s["fields"] = [x for x in s.get("fields") or [] if x != f]
+            rec["sources"] = [s for s in rec.get("sources") or [] if s.get("fields")]
+        rec.update(todo)
+        rec.setdefault("sources", []).append({"url": source, "checked": checked.isoformat(), "fields": list(todo)})
+        report.merged[key] = list(todo)
+        dirty[key] = (file, rec)
+    if dirty:
+        folder.mkdir(parents=True, exist_ok=True)
+    for file, rec in dirty.values():
+        _write_record(file, rec)
     return report

@@ -6,6 +6,8 @@
 - an index on paper (year, title): `papers(..., limit=N)` walks papers newest first and stops after N.
 - tag bitmaps and the papers() order (catalog/tagbits.py), only when the catalog has at least `tagbits.MIN_PAPERS` papers.
 - the IVF index of `catalog.ann` for `similar()`, only when the catalog has at least `ann.MIN_PAPERS` vectors.
+- impact-ordered full-text lists (catalog/fulltext.py) for `search()`, only when the catalog has at least
+  `fulltext.MIN_PAPERS` papers.
 """
 from __future__ import annotations
 
@@ -51,12 +53,14 @@ def covering_indexes(conn: Any) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_paper_year_title ON paper (year, title)"))
 
 
-def finish(conn: Any, ann_min_papers: int | None = None, tagbits_min_papers: int | None = None) -> dict[str, Any]:
-    """Everything above, inside the build's transaction."""
-    from catalog import ann, tagbits
+def finish(conn: Any, ann_min_papers: int | None = None, tagbits_min_papers: int | None = None,
+           fulltext_min_papers: int | None = None) -> dict[str, Any]:
+    """Everything above, inside the build's transaction (after catalog/builder.py's full-text index)."""
+    from catalog import ann, fulltext, tagbits
 
     covering_indexes(conn)
     n = stats_table(conn)
     bits = tagbits.build(conn, min_papers=tagbits.MIN_PAPERS if tagbits_min_papers is None else tagbits_min_papers)
     index = ann.build(conn, min_papers=ann.MIN_PAPERS if ann_min_papers is None else ann_min_papers)
-    return {"stat_rows": n, "tagbits": bits, "ann": index}
+    lists = fulltext.build(conn, min_papers=fulltext.MIN_PAPERS if fulltext_min_papers is None else fulltext_min_papers)
+    return {"stat_rows": n, "tagbits": bits, "ann": index, "fulltext": lists}

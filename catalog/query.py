@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 from catalog.db import default_path, mapped_errors
 from catalog.errors import CatalogError
 from catalog.records import KINDS, normalise_doi
-from catalog.sql import (FILTERS, LINK_TABLE, PLURAL, STATS_BY, VOCAB_TABLE, Conn, build_key, cached, chunks,
-                         has_table, in_list, live_stats_sql as _live_stats_sql)
+from catalog.sql import (BUILD_COLUMN, CHUNK, FILTERS, LINK_TABLE, PLURAL, STATS_BY, VOCAB_TABLE, Conn, assume_build,
+                         build_key, cached, chunks, forget_build, has_table, in_list, live_stats_sql as _live_stats_sql,
+                         same_build)
 from catalog.vocab import Term, Vocabulary
 
 if TYPE_CHECKING:
@@ -31,8 +32,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
 PAPER_COLUMNS = ["key", "title", "authors", "year", "venue", "doi", "pmid", "kind", "organs", "modalities", "tasks",
-                 "architectures", "datasets", "losses", "metrics", "effects", "code_url"]
-_PAPER_BASE = ("id", "key", "title", "year", "venue", "doi", "pmid", "kind", "code_url")
+                 "architectures", "datasets", "losses", "metrics", "effects", "code_url", "origin"]
+_PAPER_BASE = ("id", "key", "title", "year", "venue", "doi", "pmid", "kind", "code_url", "origin")  # origin: curated | user
 STATS_KIND = "primary"  # what stats() counts unless told otherwise: the primary studies
 # the helpers of catalog/sql.py under their former names here (bench/catalog_scale.py uses some)
 _Conn, _in, _chunks, _build_key, _has_table, _cached = Conn, in_list, chunks, build_key, has_table, cached
@@ -45,30 +46,38 @@ def _engine(url: str) -> "Engine":
     return engine_for(url)
 
 
-def _stale(path: Path) -> bool:
-    """True when the default database is missing or was built from other curated files than the current ones."""
+def _meta(path: Path) -> dict[str, str]:
+    """The default database's build facts (source_hash, inputs); none when it is missing or unreadable."""
     import sqlite3
 
-    from catalog.sources import source_hash
-
     if not path.exists():
-        return True
+        return {}
     try:
         con = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
         try:
-            row = con.execute("SELECT value FROM meta WHERE name = 'source_hash'").fetchone()
+            return dict(con.execute("SELECT name, value FROM meta WHERE name IN ('source_hash', 'inputs')").fetchall())
         finally:
             con.close()
     except sqlite3.Error:
-        return True
-    return row is None or row[0] != source_hash()
+        return {}
+
+
+def _stale(path: Path) -> bool:
+    """True when the default database is missing or was built from other files than the current ones (its curated
+    files, the user's own records and the measured results it was last built from: catalog/sources.py)."""
+    from catalog.sources import recorded_inputs, source_hash
+
+    meta = _meta(path)
+    return meta.get("source_hash") != source_hash(**recorded_inputs(meta.get("inputs")))
 
 
 def _rebuild_default(path: Path) -> None:
     from catalog.builder import build
+    from catalog.sources import recorded_inputs
 
+    inputs = recorded_inputs(_meta(path).get("inputs"))
     print(f"building the catalog database at {path} ...", file=sys.stderr)
-    build()
+    build(**inputs)
     _engine.cache_clear()
 
 
@@ -135,7 +144,20 @@ def _session(db: str | None) -> Iterator[Conn]:
             yield Conn(raw, "sqlite", ident)
         return
     engine = connect(db)
-    with mapped_errors(engine.url.render_as_string(hide_password=False)):
+    url = engine.url.render_as_string(hide_password=False)
+    with mapped_errors(url):
+        if engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg":
+            from catalog.sql import forget_pg_connection, pg_connection
+
+            raw = pg_connection(url)  # kept per thread, autocommit: one round trip per statement
+            if raw is not None:
+                try:
+                    yield Conn(raw, "postgresql", engine.url.render_as_string(hide_password=True))
+                except BaseException:
+                    if raw.closed or raw.broken:
+                        forget_pg_connection(url, raw)
+                    raise
+                return
         with engine.connect() as conn:
             yield Conn(conn, engine.dialect.name, engine.url.render_as_string(hide_password=True))
 
@@ -231,11 +253,53 @@ def _year_clause(year: int | tuple[int | None, int | None]) -> tuple[str, dict[s
     raise CatalogError(f"year must be a year or a (from, to) pair, got {year!r}")
 
 
-def _paper_rows(conn: _Conn, ids: Sequence[int], extra: dict[int, dict] | None = None) -> Rows:
-    """Paper rows with their authors and tags aggregated, in the order of `ids`."""
+class _StaleBuild(Exception):
+    """The statement's build is not the one the caches assumed (sql.assume_build): the catalog was rebuilt."""
+
+
+@lru_cache(maxsize=8)
+def _pg_rows_sql(base: tuple[str, ...]) -> str:
+    """One statement for PostgreSQL: the build's facts (sql.BUILD_COLUMN, always one row even for no ids) and, per id in
+    order, the paper's columns and its authors (by position), verified tags (by term) and effects (by id) as arrays."""
+    lists = ["ARRAY(SELECT a.name FROM paperauthor a WHERE a.paper_id = p.id ORDER BY a.position, a.name)"]
+    lists += [f"ARRAY(SELECT t.term FROM {LINK_TABLE[v]} t WHERE t.paper_id = p.id AND t.status = 'verified' ORDER BY t.term)"
+              for v in FILTERS]
+    lists.append("ARRAY(SELECT e.text FROM papereffect e WHERE e.paper_id = p.id ORDER BY e.id, e.text)")
+    return (f"SELECT m.built, {', '.join(f'p.{c}' for c in base)}, {', '.join(lists)} "
+            f"FROM (SELECT {BUILD_COLUMN} AS built) m LEFT JOIN (unnest(CAST(:ids AS int4[])) WITH ORDINALITY AS u(id, ord) "
+            "JOIN paper p ON p.id = u.id) ON true ORDER BY u.ord")
+
+
+def _paper_rows_pg(conn: _Conn, ids: list[int], extra: dict[int, dict] | None, columns: list[str], check_build: bool) -> Rows:
+    base = tuple(_PAPER_BASE)
+    rows = conn.all(_pg_rows_sql(base), {"ids": [int(i) for i in ids]}, prepare=True)
+    if check_build and not same_build(conn, rows[0][0] if rows else None):
+        raise _StaleBuild
+    nb = len(base)
+    out = []
+    for r in rows:
+        if r[1] is None:  # the build row alone: no ids
+            continue
+        b = dict(zip(base, r[1 : 1 + nb]))
+        authors, *tags, effects = r[1 + nb :]
+        row = {c: b.get(c) for c in PAPER_COLUMNS if c in b}
+        row["authors"] = "; ".join(authors)
+        for v, terms in zip(FILTERS, tags):
+            row[PLURAL[v]] = ", ".join(terms)
+        row["effects"] = " | ".join(effects)
+        row.update((extra or {}).get(b["id"], {}))
+        out.append({c: row[c] for c in columns if c in row})
+    return Rows(columns, out, "papers")
+
+
+def _paper_rows(conn: _Conn, ids: Sequence[int], extra: dict[int, dict] | None = None, check_build: bool = False) -> Rows:
+    """Paper rows with their authors and tags aggregated, in the order of `ids`. On PostgreSQL (psycopg) one prepared
+    statement; check_build: that statement also checks the build the caches assumed (raises _StaleBuild)."""
     extra_cols = list(next(iter((extra or {}).values()), {}).keys())
     columns = PAPER_COLUMNS + extra_cols
     ids = list(dict.fromkeys(ids))
+    if conn.dialect == "postgresql" and conn.dbapi is not None and len(ids) <= CHUNK:
+        return _paper_rows_pg(conn, ids, extra, columns, check_build)
     if not ids:
         return Rows(columns, [], "papers")
     base: dict[int, dict[str, Any]] = {}
@@ -272,47 +336,62 @@ def papers_rows(organ=None, modality=None, task=None, architecture=None, loss=No
                                    metric=metric, dataset=dataset).items() if v is not None}
     if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
         raise CatalogError(f"limit must be a non-negative integer, got {limit!r}")
+    for attempt in range(2):  # PostgreSQL: a second time only when the catalog was rebuilt under a cached build
+        with _session(db) as conn:
+            check = attempt == 0 and assume_build(conn)  # caches of the last build seen; its statement checks it
+            try:
+                return _papers_select(conn, given, year, kind, include_proposed, limit, check)
+            except _StaleBuild:
+                continue
+            except CatalogError:  # e.g. a term only a newer build knows: ask the database which build it is, then retry
+                if not check:
+                    raise
+                forget_build(conn)
+    raise CatalogError("the catalog was rebuilt twice while it was read; try again")
+
+
+def _papers_select(conn: Conn, given: dict[str, Any], year: Any, kind: str | None, include_proposed: bool,
+                   limit: int | None, check: bool) -> Rows:
     clauses: list[str] = []
     tagged: list[str] = []
     params: dict[str, Any] = {}
     resolved: dict[str, list[str]] = {}
-    with _session(db) as conn:
-        for n, (vocab, value) in enumerate(given.items()):
-            voc = _vocabulary(conn, vocab)
-            slugs = [voc.resolve(v) for v in _as_list(value)]
-            if vocab == "architecture":
-                slugs = _descendants(conn, slugs)
-            slugs = resolved[vocab] = list(dict.fromkeys(slugs))
-            marks, p = _in(f"t{n}_", slugs)
-            params |= p
-            status = "" if include_proposed else " AND status = 'verified'"
-            distinct = "DISTINCT " if len(slugs) > 1 else ""  # (paper_id, term) is the key: one term, one row per paper
-            tagged.append(f"(SELECT {distinct}paper_id FROM {LINK_TABLE[vocab]} WHERE term IN ({marks}){status})")
-        if year is not None:
-            c, p = _year_clause(year)
-            clauses.append(c)
-            params |= p
-        if kind is not None:
-            _kind(kind)
-            clauses.append("kind = :kind")
-            params["kind"] = kind
-        from catalog import tagbits
+    for n, (vocab, value) in enumerate(given.items()):
+        voc = _vocabulary(conn, vocab)
+        slugs = [voc.resolve(v) for v in _as_list(value)]
+        if vocab == "architecture":
+            slugs = _descendants(conn, slugs)
+        slugs = resolved[vocab] = list(dict.fromkeys(slugs))
+        marks, p = _in(f"t{n}_", slugs)
+        params |= p
+        status = "" if include_proposed else " AND status = 'verified'"
+        distinct = "DISTINCT " if len(slugs) > 1 else ""  # (paper_id, term) is the key: one term, one row per paper
+        tagged.append(f"(SELECT {distinct}paper_id FROM {LINK_TABLE[vocab]} WHERE term IN ({marks}){status})")
+    if year is not None:
+        c, p = _year_clause(year)
+        clauses.append(c)
+        params |= p
+    if kind is not None:
+        _kind(kind)
+        clauses.append("kind = :kind")
+        params["kind"] = kind
+    from catalog import tagbits
 
-        if tagbits.ENABLED:  # large catalogs: bitmaps stored by the build (catalog/tagbits.py), same ids, same order
-            ids = tagbits.select(conn, resolved, include_proposed, year, kind, limit)
-            if ids is not None:
-                return _paper_rows(conn, ids)
-        # tag filters as joins of their paper ids: the planner starts from the rarest term and probes the covering
-        # (term, status, paper_id) indexes of the others (bench/catalog_scale.py: ~3x faster than id IN (...) AND ...)
-        src = "paper"
-        if tagged:
-            src = " JOIN ".join(f"{t} t{i}" + (f" ON t{i}.paper_id = t0.paper_id" if i else "") for i, t in enumerate(tagged))
-            src += " JOIN paper ON paper.id = t0.paper_id"
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
-        lim = f" LIMIT {int(limit)}" if limit is not None else ""
-        sql = f"SELECT paper.id FROM {src}{where} ORDER BY paper.year DESC, paper.title, paper.id{lim}"
-        ids = [r[0] for r in conn.all(sql, params)]
-        return _paper_rows(conn, ids)
+    if tagbits.ENABLED:  # large catalogs: bitmaps stored by the build (catalog/tagbits.py), same ids, same order
+        ids = tagbits.select(conn, resolved, include_proposed, year, kind, limit)
+        if ids is not None:
+            return _paper_rows(conn, ids, check_build=check)
+    # tag filters as joins of their paper ids: the planner starts from the rarest term and probes the covering
+    # (term, status, paper_id) indexes of the others (bench/catalog_scale.py: ~3x faster than id IN (...) AND ...)
+    src = "paper"
+    if tagged:
+        src = " JOIN ".join(f"{t} t{i}" + (f" ON t{i}.paper_id = t0.paper_id" if i else "") for i, t in enumerate(tagged))
+        src += " JOIN paper ON paper.id = t0.paper_id"
+    where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    lim = f" LIMIT {int(limit)}" if limit is not None else ""
+    sql = f"SELECT paper.id FROM {src}{where} ORDER BY paper.year DESC, paper.title, paper.id{lim}"
+    ids = [r[0] for r in conn.all(sql, params)]
+    return _paper_rows(conn, ids, check_build=check)
 
 
 def papers(organ=None, modality=None, task=None, architecture=None, loss=None, metric=None, dataset=None,  # noqa: ANN001
@@ -395,22 +474,37 @@ def search_rows(query: str, limit: int = 20, db: str | None = None) -> Rows:
     words = _fts_terms(query)
     if not words:
         return Rows(PAPER_COLUMNS + ["score"], [], "papers")
+    from catalog import fulltext
+    from catalog.fulltext import BM25_WEIGHTS
+
+    top = isinstance(limit, int) and not isinstance(limit, bool) and limit > 0
     with _session(db) as conn:
         if conn.dialect == "sqlite":
-            match = " OR ".join(f'"{w}"*' for w in words)  # each word quoted: a phrase prefix, never an operator
-            rows = conn.all("SELECT rowid, -bm25(paper_fts, 10.0, 1.0) AS score FROM paper_fts "
-                            "WHERE paper_fts MATCH :m ORDER BY score DESC LIMIT :k", {"m": match, "k": limit})
+            # large catalogs: impact-ordered lists (catalog/fulltext.py), the same ranking without scoring every match
+            hit = fulltext.search(conn, words, limit) if top else None
+            if hit is not None:
+                rows = list(zip(hit[0], hit[1]))
+            else:
+                match = " OR ".join(f'"{w}"*' for w in words)  # each word quoted: a phrase prefix, never an operator
+                weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+                rows = conn.all(f"SELECT rowid, -bm25(paper_fts, {weights}) AS score FROM paper_fts "
+                                "WHERE paper_fts MATCH :m ORDER BY score DESC, rowid LIMIT :k", {"m": match, "k": limit})
         elif conn.dialect == "postgresql":
-            tsq = " | ".join(f"{re.sub(r'[^0-9a-z_]', '', w)}:*" for w in words if re.sub(r"[^0-9a-z_]", "", w))
+            clean = [c for c in (re.sub(r"[^0-9a-z_]", "", w) for w in words) if c]
+            tsq = " | ".join(f"{c}:*" for c in clean)
             if not tsq:
                 return Rows(PAPER_COLUMNS + ["score"], [], "papers")
-            # the stored column (catalog/builder.py) holds exactly PG_TSVECTOR; older databases index the expression
-            vec = "fts" if _cached(conn, "pg-fts-column", lambda: bool(conn.all(
-                "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper' AND column_name = 'fts' "
-                "AND table_schema = ANY(current_schemas(false))"))) else _pg_tsvector()
-            rows = conn.all(f"SELECT id, ts_rank({vec}, to_tsquery('english', :q)) AS score FROM paper "
-                            f"WHERE {vec} @@ to_tsquery('english', :q) ORDER BY score DESC, id LIMIT :k",
-                            {"q": tsq, "k": limit})
+            hit = fulltext.search(conn, clean, limit) if top else None
+            if hit is not None:
+                rows = list(zip(hit[0], hit[1]))
+            else:
+                # the stored column (catalog/builder.py) holds exactly PG_TSVECTOR; older databases index the expression
+                vec = "fts" if _cached(conn, "pg-fts-column", lambda: bool(conn.all(
+                    "SELECT 1 FROM information_schema.columns WHERE table_name = 'paper' AND column_name = 'fts' "
+                    "AND table_schema = ANY(current_schemas(false))"))) else _pg_tsvector()
+                rows = conn.all(f"SELECT id, ts_rank({vec}, to_tsquery('english', :q)) AS score FROM paper "
+                                f"WHERE {vec} @@ to_tsquery('english', :q) ORDER BY score DESC, id LIMIT :k",
+                                {"q": tsq, "k": limit})
         else:
             raise CatalogError(f"full-text search is not available on {conn.dialect}")
         return _paper_rows(conn, [r[0] for r in rows], {r[0]: {"score": round(float(r[1]), 4)} for r in rows})

@@ -17,6 +17,7 @@ from catalog.vocab import DATA_DIR, Vocabulary
 # subject); method: a general generative-modelling paper the primaries build on; dataset: a paper describing a data
 # set; related: other papers linked to the catalog; review: a survey. Counts and statistics use `primary`.
 KINDS = ("primary", "method", "dataset", "related", "review")
+ORIGINS = ("curated", "user")  # where a paper record comes from: the curated catalog or the user's own layer
 PRIMARY_REQUIRED = ("organs", "modalities", "architectures")  # a primary paper without one of these fails the build
 # fields a record may derive by rule instead of crediting a page: field -> {rule: what the rule does}
 DERIVATIONS = {"doi": {"arxiv": "the arXiv DOI 10.48550/arxiv.<arxiv id>, from the record's arxiv field"}}
@@ -144,6 +145,7 @@ class PaperRecord:
     sources: list[Source]
     derived: dict[str, str] = field(default_factory=dict)  # field -> rule (DERIVATIONS): filled by rule, not by a page
     unstated: list[str] = field(default_factory=list)  # required fields no checked source states (PRIMARY_REQUIRED)
+    origin: str = "curated"  # ORIGINS: curated (catalog/data) or user (the user's own layer, catalog/sources.py)
 
     @property
     def doi(self) -> str:

@@ -67,6 +67,8 @@ class Paper(SQLModel, table=True):
     abstract: Optional[str] = None
     code_url: Optional[str] = None
     unstated: Optional[str] = None  # comma-separated required fields no checked source states (catalog/records.py)
+    # curated (catalog/data) or user (a record the user imported into their own layer: proposed tags, not verified)
+    origin: str = Field(default="curated", sa_column_kwargs={"server_default": "curated"})
     embedding: Optional[bytes] = Field(default=None, sa_column=Column(LargeBinary))
 
 

@@ -1,11 +1,11 @@
 """The lowest query layer: table names, plain-SQL helpers and the read connection every reader shares.
 
 Imported by the query API (catalog/query.py) and by the structures a build adds (catalog/indexes.py, tagbits.py,
-ann.py); it imports nothing of the catalog itself, so those modules never import the query layer:
+ann.py, fulltext.py); it imports nothing of the catalog itself, so those modules never import the query layer:
 
     errors, vocab, sourcerank, db, jsonl, datasets   (no catalog imports, or only each other)
     sql, records, schema, sources, embed             (this file: SQL helpers; validated records; tables)
-    ann, tagbits, indexes                            (what a build stores for large catalogs)
+    ann, tagbits, fulltext, indexes                  (what a build stores for large catalogs)
     builder                                          (validate -> write -> swap)
     query                                            (the read API; rebuilds a stale default database via builder)
     families, coverage, export, importers, cli       (built on the query API)
@@ -48,33 +48,82 @@ class Conn:
         self.dialect = dialect
         self.ident = ident  # which database (and which build of a SQLite file), for caches
         self.dbapi = None
-        if dialect == "postgresql" and type(raw).__module__.startswith("sqlalchemy"):
+        self.native = dialect == "sqlite" and type(raw).__module__ == "sqlite3"  # else SQLite through SQLAlchemy
+        if dialect == "postgresql" and type(raw).__module__.startswith("psycopg"):
+            self.dbapi = raw  # a connection of pg_connection(): autocommit, no SQLAlchemy in between
+        elif dialect == "postgresql" and type(raw).__module__.startswith("sqlalchemy"):
             driver = getattr(getattr(raw.connection, "dbapi_connection", None), "__module__", "")
             if driver.startswith("psycopg"):
                 self.dbapi = raw.connection.dbapi_connection
 
-    def _cursor(self, sql: str, params: dict[str, Any] | None) -> Any:
-        if self.dialect == "sqlite":
+    def _cursor(self, sql: str, params: dict[str, Any] | None, binary: bool = False, prepare: bool | None = None) -> Any:
+        if self.native:
             return self.raw.execute(sql, params or {})
-        cur = self.dbapi.cursor()
-        cur.execute(pyformat(sql), params or {})
+        cur = self.dbapi.cursor(binary=binary)  # binary: bytea arrives as raw bytes, not hex text
+        cur.execute(pyformat(sql), params or {}, prepare=prepare)
         return cur
 
-    def all(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
-        if self.dialect == "sqlite" or self.dbapi is not None:
-            return self._cursor(sql, params).fetchall()
+    def all(self, sql: str, params: dict[str, Any] | None = None, binary: bool = False,
+            prepare: bool | None = None) -> list[tuple]:
+        """Every row; on psycopg `binary` asks for binary results and `prepare=True` prepares the statement at once
+        (by default psycopg prepares a statement on its fifth run)."""
+        if self.native or self.dbapi is not None:
+            return self._cursor(sql, params, binary, prepare).fetchall()
         from sqlalchemy import text
 
         return [tuple(r) for r in self.raw.execute(text(sql), params or {}).fetchall()]
 
     def columns(self, sql: str, params: dict[str, Any] | None = None) -> tuple[list[str], list[tuple]]:
-        if self.dialect == "sqlite" or self.dbapi is not None:
+        if self.native or self.dbapi is not None:
             cur = self._cursor(sql, params)
             return [d[0] for d in cur.description], cur.fetchall()
         from sqlalchemy import text
 
         res = self.raw.execute(text(sql), params or {})
         return list(res.keys()), [tuple(r) for r in res.fetchall()]
+
+
+_PG = threading.local()
+
+
+def pg_connection(url: str) -> Any | None:
+    """A psycopg connection to the PostgreSQL catalog at SQLAlchemy URL `url`, kept per thread (and process) and in
+    autocommit, so a read is one round trip per statement (no BEGIN, no ROLLBACK on return to a pool). None when
+    the URL's options are not libpq's (then the caller goes through SQLAlchemy)."""
+    import os
+
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    conns = _PG.__dict__.setdefault("conns", {})
+    key = (os.getpid(), url)
+    con = conns.get(key)
+    if con is not None and not (con.closed or con.broken):
+        return con
+    u = make_url(url)
+    kw = {k: v for k, v in {"host": u.host, "port": u.port, "user": u.username, "password": u.password,
+                            "dbname": u.database}.items() if v is not None}
+    kw.update({k: (v if isinstance(v, str) else v[-1]) for k, v in u.query.items()})
+    try:
+        psycopg.conninfo.make_conninfo(**kw)
+    except psycopg.ProgrammingError:
+        return None
+    con = psycopg.connect(**kw, autocommit=True)
+    conns[key] = con
+    return con
+
+
+def forget_pg_connection(url: str, con: Any) -> None:
+    """Drop a broken connection (a server restart, say), so the next read connects afresh."""
+    import os
+
+    conns = _PG.__dict__.get("conns", {})
+    if conns.get((os.getpid(), url)) is con:
+        del conns[(os.getpid(), url)]
+    try:
+        con.close()
+    except Exception:  # noqa: BLE001 - it is broken already
+        pass
 
 
 def in_list(name: str, values: Sequence[Any]) -> tuple[str, dict[str, Any]]:
@@ -95,9 +144,44 @@ def build_key(conn: Conn) -> tuple:
         if conn.dialect == "sqlite":
             key = (conn.ident,)
         else:
-            key = (conn.ident, *sorted(conn.all("SELECT name, value FROM meta WHERE name IN ('built_at', 'source_hash')")))
+            key = (conn.ident, *sorted(conn.all(BUILD_SQL)))
+            _LAST_BUILD[conn.ident] = key
         conn.__dict__["_build_key"] = key
     return key
+
+
+BUILD_SQL = "SELECT name, value FROM meta WHERE name IN ('built_at', 'source_hash')"
+BUILD_COLUMN = ("(SELECT string_agg(name || '=' || value, ';' ORDER BY name) FROM meta "
+                "WHERE name IN ('built_at', 'source_hash'))")  # the same facts as one value, inside another statement
+_LAST_BUILD: dict[str, tuple] = {}
+
+
+def assume_build(conn: Conn) -> bool:
+    """Use the build last seen at this server and database without asking (no round trip); the caller must check the
+    build its statement returns (BUILD_COLUMN) with `same_build` and start again when it differs. False when none
+    was seen yet (then build_key asks)."""
+    if conn.dialect == "sqlite" or conn.__dict__.get("_build_key") is not None:
+        return False
+    key = _LAST_BUILD.get(conn.ident)
+    if key is None:
+        return False
+    conn.__dict__["_build_key"] = key
+    return True
+
+
+def same_build(conn: Conn, built: str | None) -> bool:
+    """Whether BUILD_COLUMN's value `built` is the build the connection's caches assumed; if not, forget that build."""
+    key = build_key(conn)
+    if ";".join(f"{n}={v}" for n, v in key[1:]) == (built or ""):
+        return True
+    forget_build(conn)
+    return False
+
+
+def forget_build(conn: Conn) -> None:
+    """Stop assuming a build for this database: the next build_key asks."""
+    _LAST_BUILD.pop(conn.ident, None)
+    conn.__dict__.pop("_build_key", None)
 
 
 _CACHE: dict[tuple, Any] = {}

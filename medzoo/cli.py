@@ -21,6 +21,7 @@ COMMANDS = {
     "models": "zoo.cli", "info": "zoo.cli", "generate": "zoo.cli", "translate": "zoo.cli", "publish": "zoo.cli",
     "train": "reproductions.cli", "finetune": "reproductions.cli", "export": "reproductions.cli", "samples": "reproductions.cli",
     "eval": "reproductions.evaluate.cli", "leaderboard": "reproductions.evaluate.cli",
+    "app": "medzoo.app",
 }
 GROUPS = {"utility": "reproductions.evaluate.cli:utility_app", "docs": "medzoo.docs:app"}
 
@@ -56,7 +57,8 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
     types: list[type[BaseException]] = [CatalogError, FileExistsError, FileNotFoundError, PermissionError,
                                         IsADirectoryError, NotADirectoryError]
-    for module, names in (("zoo.errors", ("InputError",)), ("zoo.hub", ("IntegrityError",)), ("zoo.registry", ("UnknownModelError",)),
+    for module, names in (("zoo.errors", ("InputError",)), ("medzoo.app", ("AppError",)),
+                          ("zoo.hub", ("IntegrityError",)), ("zoo.registry", ("UnknownModelError",)),
                           ("reproductions.common.data", ("DataError",)), ("reproductions.common.folders", ("FolderError",)),
                           ("reproductions.common.checkpoint", ("CheckpointError",)),
                           ("reproductions.evaluate.fidelity", ("EvaluationError",))):

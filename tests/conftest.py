@@ -15,6 +15,9 @@ import yaml
 from catalog.vocab import DATA_DIR
 
 REPO = Path(__file__).resolve().parents[1]
+# the user's own catalog records and fetched models (catalog/sources.py: user_data_root): an empty folder of this run,
+# so no test reads or writes the developer's own, and builds see the curated records only unless a test adds some
+os.environ["MEDZOO_USER_DATA"] = tempfile.mkdtemp(prefix="medzoo-test-user-")
 SRC = "https://example.org/test-fixture"  # fixture records are test data, never catalog content
 
 # Fixture papers: invented test data with known tags, so query results can be asserted exactly.

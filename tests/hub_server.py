@@ -14,11 +14,11 @@ import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-API = re.compile(r"^/api/models/(?P<repo>[^/]+(?:/[^/]+)?)(?:/(?P<op>preupload|commit|revision)/(?P<rev>[^/]+))?$")
+API = re.compile(r"^/api/models/(?P<repo>[^/]+(?:/[^/]+)?)(?:/(?P<op>preupload|commit|revision|paths-info)/(?P<rev>[^/]+))?$")
 
 
 def git_blob_sha1(data: bytes) -> str:
@@ -170,6 +170,25 @@ class HubServer:
             oid = self._commit(repo_id, revision, files, lines[0]["value"].get("summary", ""))
         return {"success": True, "commitOid": oid, "commitUrl": f"{self.url}/{repo_id}/commit/{oid}"}
 
+    def paths_info(self, repo_id: str, revision: str, paths: list[str]) -> list[dict[str, Any]]:
+        """POST /api/models/{repo}/paths-info/{rev}: each existing file's size and git blob id, and for files that
+        .gitattributes sends to LFS (as the Hub stores *.safetensors) the LFS object: its sha256 and size."""
+        import fnmatch
+
+        with self.lock:
+            _, files = self.lookup(repo_id, revision)
+        lfs = [line.split()[0] for line in files.get(".gitattributes", b"").decode().splitlines()
+               if "filter=lfs" in line.split()[1:]]
+        out = []
+        for path in paths:
+            if path in files:
+                data = files[path]
+                info: dict[str, Any] = {"type": "file", "path": path, "size": len(data), "oid": git_blob_sha1(data)}
+                if any(fnmatch.fnmatch(path, pattern) for pattern in lfs):
+                    info["lfs"] = {"oid": hashlib.sha256(data).hexdigest(), "size": len(data), "pointerSize": 134}
+                out.append(info)
+        return out
+
     def repo_info(self, repo_id: str, revision: str) -> dict[str, Any]:
         """GET /api/models/{repo}[/revision/{rev}]: id, sha and siblings."""
         with self.lock:
@@ -255,6 +274,9 @@ class _Handler(BaseHTTPRequestHandler):
             return self._json(200, self.hub.preupload(m["repo"], m["rev"], json.loads(payload)))
         if m and m["op"] == "commit":
             return self._json(200, self.hub.commit(m["repo"], m["rev"], payload))
+        if m and m["op"] == "paths-info":
+            form = parse_qs(payload.decode())
+            return self._json(200, self.hub.paths_info(m["repo"], m["rev"], form.get("paths", [])))
         raise HubError(404, None, f"no such endpoint: POST {path}")
 
     def _get(self, path: str) -> None:

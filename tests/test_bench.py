@@ -72,7 +72,15 @@ def test_catalog_scale_quick(tmp_path, capsys):
     assert data["synthetic"] is True and data["size"] == 2000
     q = data["backends"]["sqlite"]["queries"]
     assert q["stats"]["rows"][0] > 0 and q["similar"]["rows"][0] == 10 and min(q["similar_recall_at_10"]) >= 0.5
-    assert q["filter"]["rows"] and q["search"]["p50_ms"] > 0
+    assert q["filter"]["rows"] and q["search"]["p50_ms"] > 0 and q["search_exhaustive"]["p50_ms"] > 0
+    # the impact-ordered lists return the exhaustive ranking itself: same papers, same scores
+    assert all(q["search_same_top20_and_scores"]) and min(q["search_recall_at_10"]) == 1.0
+    assert all(v is not None for v in q["search_lists"].values())  # every typical query served by the lists
+    goals = {(g["backend"], g["figure"]): g for g in data["goals"]}
+    assert ("sqlite", "search() top 20 p50") in goals and all({"value", "goal", "met", "date"} <= set(g) for g in goals.values())
+    if "postgresql" in data["backends"]:
+        pq = data["backends"]["postgresql"]["queries"]
+        assert pq["filter_statements"] == 1 and all(pq["search_same_top20_and_scores"])
     assert "SYNTHETIC" in capsys.readouterr().out
 
 
@@ -81,8 +89,14 @@ def test_report_renders(tmp_path):
 
     (tmp_path / "training.json").write_text(json.dumps({"benchmark": "training", "environment": {"machine": "m"},
                                                          "table": [{"loop": "medzoo", "loop img/s": 1.5}]}))
+    (tmp_path / "catalog_scale.json").write_text(json.dumps({
+        "benchmark": "catalog_scale", "environment": {"machine": "m", "date": "2026-12-01T10:00:00+00:00"}, "size": 10,
+        "table": [], "goals": [{"backend": "sqlite", "size": 10, "figure": "search() top 20 p50", "value": 12.5, "unit": "ms",
+                                "goal": "< 50 ms", "met": True, "date": "2026-12-01T10:00:00+00:00"}]}))
     text = report.render(tmp_path)
     assert "## Training loop overhead" in text and "| medzoo | 1.500 |" in text
+    assert "## Goals" in text
+    assert "| catalog_scale | sqlite, 10 papers: search() top 20 p50 | 12.5 ms | < 50 ms | yes | 2026-12-01 |" in text
 
 
 def test_ann_matches_exact_scan_on_a_small_catalog(tmp_path):

@@ -13,7 +13,7 @@ CATALOG = Path(__file__).resolve().parents[1] / "catalog"
 MODULES = {p.stem: p for p in CATALOG.glob("*.py") if p.stem != "__init__"}
 # modules below the query layer: they may be imported by catalog/query.py, so they must never import it (or above)
 LOW = ("errors", "vocab", "sourcerank", "db", "jsonl", "sql", "records", "schema", "sources", "embed", "ann", "tagbits",
-       "indexes", "builder")
+       "fulltext", "indexes", "builder")
 ABOVE_QUERY = ("query", "coverage", "families", "export", "importers", "cli")
 
 

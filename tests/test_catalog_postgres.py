@@ -94,3 +94,139 @@ def test_postgres_coverage_effects_provenance_match_sqlite(pg_db, fixture_db):
     assert_frame_equal(effects(structured=False, db=url), effects(structured=False, db=fixture_db))
     assert_frame_equal(provenance("fixture-a", db=url), provenance("fixture-a", db=fixture_db))
     assert stats("year", db=url, kind=None).to_dict() == stats("year", db=fixture_db, kind=None).to_dict()
+
+
+# ---- large-catalog structures on PostgreSQL, forced on small catalogs (min_papers=0)
+
+
+def _new_database(postgres_url: str, name: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    base = postgres_url.rsplit("/", 1)[0]
+    engine = create_engine(base + "/postgres", isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        c.execute(text(f"DROP DATABASE IF EXISTS {name}"))
+        c.execute(text(f"CREATE DATABASE {name}"))
+    engine.dispose()
+    return f"{base}/{name}"
+
+
+def _force(url: str) -> None:
+    from catalog import fulltext, tagbits
+    from catalog.db import engine_for
+
+    engine = engine_for(url)
+    with engine.begin() as conn:
+        assert fulltext.build(conn, min_papers=0)["terms"] > 10
+        assert tagbits.build(conn, min_papers=0)["papers"] > 0
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def pg_real(postgres_url):
+    """The real catalog on PostgreSQL, with the full-text lists and tag bitmaps of a >= 50,000-paper build."""
+    url = _new_database(postgres_url, "realcat")
+    build(url)
+    _force(url)
+    return url
+
+
+def test_postgres_fulltext_index_is_rum_where_the_server_has_it(pg_real):
+    from catalog import query
+
+    with query._session(pg_real) as conn:
+        offered = bool(conn.all("SELECT 1 FROM pg_available_extensions WHERE name = 'rum'"))
+        am = conn.all("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam WHERE c.relname = 'paper_fulltext'")
+    assert am[0][0] == ("rum" if offered else "gin")
+
+
+def test_postgres_without_rum_says_so_in_one_line_and_uses_gin(postgres_url, monkeypatch, capsys):
+    from sqlalchemy import text
+
+    from catalog import fulltext
+    from catalog.db import engine_for
+
+    engine = engine_for(_new_database(postgres_url, "norum"))
+    monkeypatch.setattr(fulltext, "rum_available", lambda conn: False)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE paper (id INTEGER PRIMARY KEY, fts tsvector)"))
+        assert fulltext.create_pg_index(conn) == "gin"
+        am = conn.execute(text("SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam "
+                               "WHERE c.relname = 'paper_fulltext'")).scalar()
+    engine.dispose()
+    err = capsys.readouterr().err.strip()
+    assert am == "gin" and "\n" not in err and "rum" in err and "postgresql-15-rum" in err
+
+
+def test_postgres_lists_rank_exactly_as_ts_rank(pg_real):
+    """Same papers, same order and the same float4 ts_rank as the exhaustive query, for ~250 queries of the real titles."""
+    import random
+    import re
+
+    from catalog import fulltext, query
+
+    with query._session(pg_real) as conn:
+        titles = [t for (t,) in conn.all("SELECT title FROM paper")]
+    words = sorted({w.lower() for t in titles for w in re.findall(r"[a-z0-9]+", (t or "").lower())})
+    rnd = random.Random(0)
+    queries = ["cyclegan ct", "brain mri synthesis", "chest x ray pneumonia", "data augmentation", "styleg", "c", "the",
+               "the of and", "ct ct"] + words[::9] + [w[: rnd.randint(1, len(w))] for w in rnd.sample(words, 30)]
+    queries += [" ".join(rnd.sample(words, rnd.randint(2, 5))) for _ in range(100)]
+    served = 0
+    for q in queries:
+        clean = q.split()
+        tsq = " | ".join(f"{w}:*" for w in clean)
+        with query._session(pg_real) as conn:
+            hit = fulltext.search(conn, clean, 20)
+            truth = conn.all("SELECT id, ts_rank(fts, to_tsquery('english', :q)) AS s FROM paper "
+                             "WHERE fts @@ to_tsquery('english', :q) ORDER BY s DESC, id LIMIT 20", {"q": tsq})
+        if hit is None:
+            continue
+        served += 1
+        assert list(zip(hit[0], hit[1])) == [tuple(r) for r in truth], q
+    assert served > 200
+    fast = search("brain mri synthesis", db=pg_real)
+    fulltext.ENABLED = False
+    try:
+        slow = search("brain mri synthesis", db=pg_real)
+    finally:
+        fulltext.ENABLED = True
+    from pandas.testing import assert_frame_equal
+
+    assert_frame_equal(fast, slow)
+
+
+def test_postgres_filter_is_one_prepared_statement(pg_real, real_db):
+    from catalog import sql
+
+    f = {"organ": "brain", "modality": "mri", "limit": 50}
+    papers(db=pg_real, **f)  # first call: vocabularies, bitmaps and the build are read and kept
+    sent = []
+    orig = sql.Conn._cursor
+    try:
+        sql.Conn._cursor = lambda self, q, *a, **kw: (sent.append(q), orig(self, q, *a, **kw))[1]
+        df = papers(db=pg_real, **f)
+    finally:
+        sql.Conn._cursor = orig
+    assert len(sent) == 1 and "WITH ORDINALITY" in sent[0]
+    assert len(df) > 0 and set(df.key) == set(papers(db=real_db, **f).key)
+    lite = papers(db=real_db, **f).set_index("key").sort_index()
+    pg = df.set_index("key").sort_index()
+    assert (pg[["authors", "organs", "modalities", "losses", "metrics", "effects", "year"]] ==
+            lite[["authors", "organs", "modalities", "losses", "metrics", "effects", "year"]]).all().all()
+
+
+def test_postgres_filter_sees_a_rebuild(postgres_url, tmp_path):
+    """papers() trusts its cached build and checks it in its one statement: a rebuild is seen at once."""
+    from .conftest import write_fixture_catalog
+
+    url = _new_database(postgres_url, "rebuilt")
+    data = write_fixture_catalog(tmp_path / "data")
+    build(url, data)
+    _force(url)
+    assert set(papers(db=url, organ="chest", limit=10).key) == {"fixture-b"}
+    assert set(papers(db=url, organ="chest", limit=10).key) == {"fixture-b"}
+    edit(data, "fixture-b", organs=["brain"])
+    build(url, data)  # no bitmaps now, a new build
+    assert papers(db=url, organ="chest", limit=10).empty
+    assert set(papers(db=url, organ="brain", limit=10).key) == {"fixture-b", "fixture-c"}

@@ -151,3 +151,96 @@ def test_real_catalog_synonym_filters_agree(real_db):
     assert len(lung) > 0 and keys(lung) == keys(papers(organ="chest", db=real_db))
     assert all("lung" in o for o in lung.organs)
     assert keys(papers(modality="MR", db=real_db)) == keys(papers(modality="mri", db=real_db))
+
+
+# ---- full text on large catalogs: impact-ordered lists (catalog/fulltext.py), forced on the real catalog here
+
+
+@pytest.fixture(scope="module")
+def real_lists_db(real_db, tmp_path_factory):
+    """The real catalog with the full-text lists a >= 50,000-paper build stores (min_papers=0)."""
+    import shutil
+
+    from catalog import fulltext
+    from catalog.db import engine_for
+
+    db = tmp_path_factory.mktemp("lists") / "catalog.db"
+    shutil.copy(real_db, db)
+    engine = engine_for(f"sqlite:///{db}")
+    with engine.begin() as conn:
+        assert fulltext.build(conn, min_papers=0)["terms"] > 100
+    engine.dispose()
+    return str(db)
+
+
+def search_queries(db: str) -> list[str]:
+    """Typical queries, words of the titles, their prefixes, repeated words and random combinations (deterministic)."""
+    import random
+    import re
+    import sqlite3
+
+    con = sqlite3.connect(db)
+    words = sorted({w.lower() for (t,) in con.execute("SELECT title FROM paper") for w in re.findall(r"\w+", t or "")})
+    con.close()
+    rnd = random.Random(0)
+    out = ["cyclegan ct", "brain mri synthesis", "chest x-ray pneumonia", "liver lesion classification", "retinal fundus",
+           "data augmentation", "segmentation", "covid", "styleg", "gan", "x", "a", "ct ct", "seg segmentation", "the of and"]
+    out += words[::7] + [w[: rnd.randint(1, len(w))] for w in rnd.sample(words, 40)]
+    return out + [" ".join(rnd.sample(words, rnd.randint(2, 5))) for _ in range(120)]
+
+
+def test_search_lists_rank_exactly_as_fts5_bm25(real_lists_db):
+    """Same papers, same order, the same bm25 scores to the last bit as the exhaustive FTS5 query, for ~300 queries;
+    and search() itself returns the same frame with and without the lists."""
+    from catalog import fulltext, query
+
+    served = 0
+    for q in search_queries(real_lists_db):
+        words = query._fts_terms(q)
+        with query._session(real_lists_db) as conn:
+            hit = fulltext.search(conn, words, 20)
+            match = " OR ".join(f'"{w}"*' for w in words)
+            truth = conn.all("SELECT rowid, -bm25(paper_fts, 10.0, 1.0) AS s FROM paper_fts WHERE paper_fts MATCH :m "
+                             "ORDER BY s DESC, rowid LIMIT 20", {"m": match})
+        assert hit is not None, q
+        served += 1
+        assert list(zip(hit[0], hit[1])) == [tuple(r) for r in truth], q
+    assert served > 250
+    for q in ["cyclegan ct", "brain mri synthesis", "x-ray", "styleg"]:
+        fast = search(q, db=real_lists_db)
+        fulltext.ENABLED = False
+        try:
+            slow = search(q, db=real_lists_db)
+        finally:
+            fulltext.ENABLED = True
+        pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_search_lists_fall_back_for_words_fts5_splits(real_lists_db):
+    from catalog import fulltext, query
+
+    with query._session(real_lists_db) as conn:
+        assert fulltext.search(conn, ["data_augmentation"], 20) is None  # FTS5 makes a two-token phrase of it
+    df = search("data_augmentation", db=real_lists_db)  # so the exhaustive query answers
+    assert len(df) > 0 and df.score.is_monotonic_decreasing
+
+
+@pytest.mark.parametrize("hostile", ['"', "'; DROP TABLE paper; --", "100%", "a AND OR NOT b", "NEAR(liver ct)",
+                                     "title:liver", "liver*", "^x", "\x00", "🙂 ünïcode", "((", "-", "x" * 1999])
+def test_search_lists_text_is_only_text(real_lists_db, hostile):
+    from catalog import fulltext
+
+    fast = search(hostile, db=real_lists_db)
+    fulltext.ENABLED = False
+    try:
+        slow = search(hostile, db=real_lists_db)
+    finally:
+        fulltext.ENABLED = True
+    pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_small_catalogs_have_no_lists(fixture_db):
+    import sqlite3
+
+    con = sqlite3.connect(fixture_db)
+    assert not con.execute("SELECT 1 FROM sqlite_master WHERE name LIKE 'paperfts%'").fetchall()

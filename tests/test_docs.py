@@ -105,7 +105,8 @@ def test_strict_build_generates_every_page(site: Path, real_db: str) -> None:
     assert 'id="catalog.query.papers"' in (site / "api" / "catalog.query" / "index.html").read_text()
     study = (site / "utility" / "index.html").read_text()
     assert "Gain over no augmentation" in study and "Provenance" in study
-    assert (site / "study" / "utility_pneumoniamnist.png").stat().st_size > 1000
+    assert "Memorization" in study and "Feature-space sanity" in study and "earlier, flawed protocol" in study
+    assert (site / "study" / "utility_v1_pneumoniamnist.png").stat().st_size > 1000  # the flawed rows, labelled
     assert "Benchmark results" in (site / "benchmarks" / "index.html").read_text()
     index = json.loads((site / "search" / "search_index.json").read_text())
     assert any(d["location"] == "papers/radford2016-dcgan/" for d in index["docs"])
@@ -277,3 +278,60 @@ def test_search_paper_model_in_chromium(sync_playwright, served: str, real_db: s
         print(f"screenshot: {path}")
     assert not errors, errors
     assert not outside, outside
+
+
+def test_gallery_card_shows_interval_and_memorization_verdict(fixture_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(REPO / "docs"))
+    from dataclasses import replace
+
+    import pandas as pd
+    from sitegen import model_pages
+    from sitegen.data import load_catalog
+    from sitegen.models import Model
+    from zoo.registry import ModelEntry
+
+    entry = ModelEntry(model_id="dcgan.fixture_28", family="dcgan", arch="dcgan", dataset="fixture-set", organ="liver",
+                       modality="ct", task="unconditional-synthesis", resolution=28, channels=1, num_classes=0,
+                       class_names=[], license="cc-by-4.0", papers=[], params=1, hub_repo="medzoo/dcgan.fixture_28",
+                       revision=None, files={}, extra={"memorization": {"verdict": "no evidence of copying"}})
+    row = {"model_id": "dcgan.fixture_28", "kind": "model", "metric": "fid", "features": "medzoo-resnet18",
+           "reference": "test", "n": 100, "n_real": 50, "seed": 0}
+    measured = pd.DataFrame([{**row, "value": 2.5, "facts": json.dumps({"ci_low": 2.1, "ci_high": 2.9})},
+                             {**row, "value": 7.0, "features": "inception", "facts": "{}"}])
+    cat = load_catalog(fixture_db)
+    card = model_pages.gallery_card(Model(entry, None, b"png"), cat, measured, "models/index.md")
+    assert "FID **2.5** (95% CI 2.1-2.9)" in card and "medzoo-resnet18 features" in card  # the project's feature space
+    assert "Memorization: **no evidence of copying**" in card and "(dcgan.fixture_28/samples.png)" in card
+    bare = model_pages.gallery_card(Model(replace(entry, extra={}), None, None), cat, measured.iloc[1:], "models/index.md")
+    assert "FID **7**" in bare and "95% CI" not in bare and "*not checked yet*" in bare and "No sample grid yet" in bare
+
+
+@pytest.mark.browser
+def test_model_gallery_in_chromium(sync_playwright, served: str, zoo_copy: Path) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "docs-gallery.png"
+    errors: list[str] = []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(served + "models/", wait_until="networkidle")
+            cards = page.locator(".mz-gallery .mz-card")
+            ids = cards.evaluate_all("cs => cs.map(c => c.dataset.model)")
+            assert sorted(ids) == sorted(json.loads(zoo_copy.read_text()))  # a card per registered model
+            assert page.locator("article h2", has_text="Lung").count() == 1  # grouped by organ
+            card = page.locator(f'.mz-card[data-model="{DCGAN}"]')
+            assert card.locator("img.mz-thumb").evaluate("img => img.complete && img.naturalWidth") > 0
+            text = card.inner_text()
+            assert "28x28 px" in text and "unconditional-synthesis" in text and "Memorization" in text
+            assert card.evaluate("c => c.getBoundingClientRect().width") < 500  # cards side by side, not full width
+            page.screenshot(path=shot, full_page=True, animations="disabled")
+            card.locator("a", has_text=DCGAN).click()
+            page.wait_for_url(f"**/models/{DCGAN}/")
+            page.goto(served + "papers/radford2016-dcgan/", wait_until="networkidle")
+            assert page.locator(f'.mz-card[data-model="{DCGAN}"] img.mz-thumb').evaluate("img => img.naturalWidth") > 0
+        finally:
+            browser.close()
+    print(f"screenshot: {shot}")
+    assert not errors, errors

@@ -346,3 +346,94 @@ def test_cli_publish_prints_the_commit_and_sends_the_token(env: Env):
     assert ok.exit_code == 0, ok.output
     assert f"at commit {env.hub.head(REPO)}" in ok.output and get(MODEL).revision == env.hub.head(REPO)
     assert json.loads((env.root / "models.json").read_text())[MODEL]["hub_repo"] == REPO
+
+
+# --- zoo.load("hf://OWNER/REPO", revision=COMMIT): any repo in the medzoo layout, checked against the Hub's hashes
+
+from zoo.hub import UnpinnedRevisionError, hashes_path  # noqa: E402
+
+
+@pytest.fixture()
+def hf_env(env: Env, tmp_path: Path) -> Env:
+    """`env` with medzoo's own cache (the Hub's recorded hashes per commit) in the test's folder."""
+    env.monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return env
+
+
+def test_hf_repo_loads_pinned_to_a_commit_checked_against_the_hub_hashes(hf_env: Env, published: Reference):
+    commit = get(MODEL).revision
+    register(replace(get(MODEL), hub_repo="medzoo-test/elsewhere", revision=None))  # the registry plays no part
+    before = len(hf_env.hub.requests)
+    model = zoo.load(f"hf://{REPO}", revision=commit)
+    assert_same(model, published)
+    assert ("POST", f"/api/models/{REPO}/paths-info/{commit}") in hf_env.hub.requests[before:]
+    record = json.loads(hashes_path(REPO, commit).read_text())
+    served = hf_env.hub.files(REPO, commit)
+    assert record["model.safetensors"] == ["sha256", sha256_file_bytes(served["model.safetensors"])]  # the LFS sha256
+    assert record["config.json"][0] == "git-sha1"  # a small regular file: its git blob id
+    hf_env.go_offline()  # a commit never changes: the cached files are checked against the kept hashes
+    before = len(hf_env.hub.requests)
+    assert_same(zoo.load(f"hf://{REPO}", revision=commit), published)
+    assert len(hf_env.hub.requests) == before
+
+
+def sha256_file_bytes(data: bytes) -> str:
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_hf_repo_without_a_commit_is_refused_unless_trusted(hf_env: Env, published: Reference):
+    before = len(hf_env.hub.requests)
+    for revision in (None, "main"):
+        with pytest.raises(UnpinnedRevisionError, match=rf"hf://{REPO}: revision .* is not a commit.*trust_unpinned=True"):
+            zoo.load(f"hf://{REPO}", revision=revision)
+    assert len(hf_env.hub.requests) == before  # refused before any request
+    assert_same(zoo.load(f"hf://{REPO}", trust_unpinned=True), published)  # the branch's current commit, still checked
+    assert hashes_path(REPO, hf_env.hub.head(REPO)).is_file()
+
+
+def test_hf_repo_file_that_differs_from_the_hub_hash_is_refused_and_dropped(hf_env: Env, published: Reference):
+    commit = get(MODEL).revision
+    hf_env.hub.faults.tamper = {"config.json"}
+    with pytest.raises(IntegrityError, match=r"downloaded hf://.*config.json: git-sha1 .* does not match .* the Hub records"):
+        zoo.load(f"hf://{REPO}", revision=commit)
+    assert hf_env.cached("config.json") is None and not hf_env.untrusted()
+    hf_env.hub.faults.tamper = {"model.safetensors"}
+    with pytest.raises(IntegrityError, match=r"model.safetensors: sha256 .* does not match"):
+        zoo.load(f"hf://{REPO}", revision=commit)
+    assert hf_env.cached("model.safetensors") is None and not hf_env.untrusted()
+    hf_env.hub.faults.tamper = set()
+    assert_same(zoo.load(f"hf://{REPO}", revision=commit), published)
+
+
+def test_hf_repo_errors_are_one_clear_line(hf_env: Env, published: Reference):
+    from zoo.errors import InputError
+
+    for bad in ("hf://../etc", "hf://only-one-part", "hf://a/b/c", "hf://owner/repo?x=1"):
+        with pytest.raises(InputError, match="is not a Hub model repo"):
+            zoo.load(bad, revision="a" * 40)
+    with pytest.raises(ModelNotAvailableError, match="medzoo-test/missing.*not found"):
+        zoo.load("hf://medzoo-test/missing", revision="a" * 40)
+    with pytest.raises(ModelNotAvailableError, match="no such revision"):
+        zoo.load(f"hf://{REPO}", revision="a" * 40)
+    first = hf_env.hub.repos[REPO].commits[hf_env.hub.repos[REPO].branches["main"]]
+    assert "config.json" in first
+    gitattributes_only = next(oid for oid, files in hf_env.hub.repos[REPO].commits.items() if "config.json" not in files)
+    with pytest.raises(ModelNotAvailableError, match=r"is not a medzoo model repo: it has no config.json"):
+        zoo.load(f"hf://{REPO}", revision=gitattributes_only)
+    hf_env.go_offline()
+    with pytest.raises(ModelNotAvailableError, match="never fetched and HF_HUB_OFFLINE is set"):
+        zoo.load(f"hf://{REPO}", revision=get(MODEL).revision)
+
+
+def test_cli_publish_prints_the_hf_load_line_that_works(hf_env: Env):
+    from zoo.cli import app
+
+    ok = CliRunner().invoke(app, ["publish", MODEL, "--repo", REPO])
+    assert ok.exit_code == 0, ok.output
+    line = f'zoo.load("hf://{REPO}", revision="{hf_env.hub.head(REPO)}")'
+    assert line in ok.output
+    ref = reference(hf_env.bundled)
+    shutil.rmtree(hf_env.bundled)
+    assert_same(eval(line, {"zoo": zoo}), ref)  # noqa: S307 - the printed line, as a user pastes it

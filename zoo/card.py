@@ -1,6 +1,7 @@
 """The one writer of model cards (README.md with Hugging Face YAML front matter) and of their `model-index`."""
 from __future__ import annotations
 
+import re
 from typing import Any
 
 # Hugging Face pipeline tag of each medzoo task (the Hub has no mask- or class-conditional generation tag)
@@ -32,11 +33,84 @@ def front_matter(config: dict[str, Any], tags: list[str], model_index: list[dict
 
 def render(config: dict[str, Any], sections: list[tuple[str, list[str]]], tags: list[str],
            model_index: list[dict[str, Any]] | None = None) -> str:
-    """A whole card: front matter, `# <model id>`, the summary, then each (heading, lines) section."""
+    """A whole card: front matter, `# <model id>`, the summary, then each (heading, lines) section, and last the
+    Citation section (BibTeX of the model and of the papers it reproduces) unless `sections` has one."""
     body = [f"# {config['model_id']}", "", f"{config['summary']}.", ""]
+    if not any(heading == CITATION for heading, _ in sections):
+        sections = [*sections, (CITATION, citation_lines(config))]
     for heading, lines in sections:
         body += [f"## {heading}", "", *lines, ""]
     return front_matter(config, tags, model_index) + "\n" + "\n".join(body)
+
+
+CITATION = "Citation"
+_TEX_SPECIAL = re.compile(r"([&%$#_{}])")
+
+
+def _tex(text: str) -> str:
+    """Text for a BibTeX field: LaTeX's special characters escaped, whitespace folded."""
+    return _TEX_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def model_bibtex(config: dict[str, Any], hub_repo: str | None = None) -> str:
+    """A BibTeX @misc entry for the model itself: its id and summary, the medzoo zoo, its Hub repository."""
+    from zoo.registry import HUB_ORG
+
+    model_id = config["model_id"]
+    repo = hub_repo or f"{HUB_ORG}/{model_id}"
+    summary = str(config.get("summary") or "").rstrip(".")
+    fields = {
+        "title": "{" + _tex(model_id) + "}" + (f": {_tex(summary)}" if summary else ""),
+        "author": "{medzoo contributors}",
+        "howpublished": f"\\url{{https://huggingface.co/{repo}}}",
+        "note": _tex(f"medzoo model zoo, zoo.load(\"{model_id}\")" + (f"; weights licence {config['license']}"
+                                                                      if config.get("license") else "")),
+    }
+    body = ",\n".join(f"  {k} = {{{v}}}" for k, v in fields.items())
+    return f"@misc{{medzoo-{model_id},\n{body}\n}}\n"
+
+
+def paper_bibtex(dois: list[str]) -> tuple[str, list[str]]:
+    """(BibTeX of the catalog records of these DOIs, the DOIs that have no catalog record). The entries come from
+    the records in catalog/data/papers (fields as stored), written by the catalog's one BibTeX writer."""
+    import pandas as pd
+
+    from catalog.export import to_bibtex
+    from catalog.records import load_corpus, normalise_doi
+
+    by_doi = load_corpus().by_doi()
+    rows, missing = [], []
+    for doi in dois:
+        rec = by_doi.get(normalise_doi(doi))
+        if rec is None:
+            missing.append(doi)
+            continue
+        rows.append({"key": rec.key, "title": rec.text.get("title", ""), "authors": "; ".join(rec.authors),
+                     "year": rec.year, "venue": rec.text.get("venue", ""), "doi": rec.doi, "pmid": rec.text.get("pmid", "")})
+    return (to_bibtex(pd.DataFrame(rows)) if rows else ""), missing
+
+
+def citation_lines(config: dict[str, Any], hub_repo: str | None = None) -> list[str]:
+    """The Citation section: one BibTeX block with the model and the papers it reproduces (catalog records)."""
+    papers, missing = paper_bibtex(list(config.get("papers") or []))
+    lines = ["If you use this model, cite it and the papers it reproduces:", "", "```bibtex",
+             *model_bibtex(config, hub_repo).rstrip("\n").splitlines()]
+    if papers:
+        lines += ["", *papers.rstrip("\n").splitlines()]
+    lines.append("```")
+    if missing:
+        lines += ["", "Papers without a record in the medzoo catalog (no BibTeX written for them): "
+                  + ", ".join(f"https://doi.org/{d}" for d in missing) + "."]
+    return lines
+
+
+def with_citation(card: str, config: dict[str, Any], hub_repo: str | None = None) -> str:
+    """The card with its Citation section written anew (appended when it has none)."""
+    section = "\n".join([f"## {CITATION}", "", *citation_lines(config, hub_repo), ""])
+    pattern = re.compile(rf"^## {CITATION}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(card):
+        return pattern.sub(lambda _: section + "\n", card, count=1).rstrip("\n") + "\n"
+    return card.rstrip("\n") + "\n\n" + section
 
 
 def split_card(card: str) -> tuple[dict[str, Any], str]:

@@ -21,7 +21,7 @@ def models_cmd(family: Optional[str] = None, dataset: Optional[str] = None, orga
     from zoo.registry import list_models
 
     df = list_models(family=family, dataset=dataset, organ=organ, modality=modality, task=task)
-    emit(df, fmt, ["model_id", "family", "dataset", "organ", "modality", "task", "num_classes", "params", "revision"])
+    emit(df, fmt, ["model_id", "family", "dataset", "organ", "modality", "task", "num_classes", "params", "bundled", "revision"])
 
 
 @app.command("info")

@@ -54,6 +54,7 @@ class Paper:
     tiers: dict[tuple[str, str], str] = field(default_factory=dict)  # (field, source) -> primary | secondary | derived
     secondary_only: set[str] = field(default_factory=set)  # fields whose every source is secondary
     derived: set[str] = field(default_factory=set)  # fields derived by rule (e.g. the arXiv DOI)
+    origin: str = "curated"  # curated, or user: a record the user imported into their own layer (not verified)
 
     @property
     def title(self) -> str:
@@ -89,7 +90,8 @@ def _terms(conn: Connection) -> dict[str, dict[str, Term]]:
 def _papers(conn: Connection) -> tuple[dict[int, Paper], dict[str, list[tuple[str, str, str]]]]:
     p = schema.Paper.__table__
     rows = conn.execute(select(*[c for c in p.c if c.name != "embedding"]).order_by(p.c.year.desc(), p.c.title))
-    papers = {r.id: Paper(r.key, r.kind, r.year, {k: getattr(r, k) for k in TEXT}) for r in rows}
+    papers = {r.id: Paper(r.key, r.kind, r.year, {k: getattr(r, k) for k in TEXT}, origin=getattr(r, "origin", None)
+                          or "curated") for r in rows}
     a = schema.PaperAuthor.__table__
     for r in conn.execute(select(a.c.paper_id, a.c.name).order_by(a.c.paper_id, a.c.position)):
         papers[r.paper_id].authors.append(r.name)

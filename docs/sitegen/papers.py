@@ -5,6 +5,9 @@ derived from the arXiv id by rule says so instead of naming a page.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import zoo
 from catalog.families import links_for, registry_models, reproduction_of
 from catalog.records import arxiv_doi
@@ -12,11 +15,17 @@ from sitegen import paths
 from sitegen.data import VOCABS, Catalog, Paper
 from sitegen.links import tag_links
 from sitegen.md import UNKNOWN, Pages, bullets, esc, ext, head, link, or_unknown, table
+from sitegen.model_pages import gallery
+from sitegen.models import Model, load_models
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 LINKS = {"doi": "https://doi.org/{}", "pmid": "https://pubmed.ncbi.nlm.nih.gov/{}/",
          "arxiv": "https://arxiv.org/abs/{}"}
 SECONDARY = "*(secondary sources only)*"
 DERIVED = "*(derived from the arXiv id; no stored page prints it)*"
+USER = "**your own record** (imported with `medzoo catalog import`; its tags are proposed, not verified by the curators)"
 FIELD_OF = {"organ": "organs", "modality": "modalities", "dataset": "datasets", "architecture": "architectures",
             "loss": "losses", "metric": "metrics", "task": "tasks"}
 
@@ -45,6 +54,8 @@ def _facts(p: Paper) -> str:
     rows += [(name, ext(p.text[f], p.text[f]) + _mark(p, f)) for f, name in (("url", "Landing page"), ("code_url", "Code"))
              if p.text[f]]
     rows.append(("Catalog key", f"`{p.key}`"))
+    if p.origin == "user":
+        rows.append(("Record", USER))
     return table(["Field", "Value"], rows)
 
 
@@ -103,16 +114,33 @@ def _families(p: Paper, cat: Catalog, src: str, repro: dict[str, str], models: l
     return table(["Architecture", "Reproduction", "Zoo models of that family"], rows)
 
 
-def _models(p: Paper, src: str) -> str:
-    """Models whose registry entry names this paper (by its DOI or the arXiv DOI of its arXiv id)."""
+def _models(p: Paper, src: str, cat: Catalog | None = None, cards: "Gallery | None" = None) -> str:
+    """Models whose registry entry names this paper (by its DOI or the arXiv DOI of its arXiv id), as the gallery
+    cards of the models page (a table when the cards' data is not at hand)."""
     dois = [d for d in {p.doi, arxiv_doi(p.text["arxiv"]) if p.text["arxiv"] else ""} if d]
     frames = [zoo.models_for(d) for d in sorted(dois)]
     rows = {r.model_id: r for df in frames for r in df.itertuples()}
     if not rows:
-        return "No zoo model names this paper.\n"
+        return "No zoo model reproduces this paper yet.\n"
+    if cards is not None and cat is not None and all(i in cards.models for i in rows):
+        return gallery([cards.models[i] for i in sorted(rows)], cat, cards.measured, src)
     return table(["Model", "Family", "Dataset", "Task"],
                  [(link(r.model_id, src, paths.model(r.model_id)), esc(r.family), esc(r.dataset), esc(r.task))
                   for _, r in sorted(rows.items())])
+
+
+@dataclass
+class Gallery:
+    """What the models' gallery cards show: every model by id, and the latest measured rows."""
+
+    models: dict[str, Model]
+    measured: "pd.DataFrame"
+
+    @classmethod
+    def load(cls, cat: Catalog) -> "Gallery":
+        from sitegen import results
+
+        return cls({m.id: m for m in load_models()}, results.current(cat.evaluations))
 
 
 def _provenance(p: Paper) -> str:
@@ -124,7 +152,8 @@ def _provenance(p: Paper) -> str:
     return table(["Field", "Source", "Tier", "Checked"], rows)
 
 
-def render(p: Paper, cat: Catalog, repro: dict[str, str] | None = None, models: list | None = None) -> str:  # noqa: ANN001
+def render(p: Paper, cat: Catalog, repro: dict[str, str] | None = None, models: list | None = None,  # noqa: ANN001
+           cards: Gallery | None = None) -> str:
     """Markdown of one paper's page."""
     src = paths.paper(p.key)
     repro = repro if repro is not None else _repro(cat)
@@ -141,7 +170,7 @@ def render(p: Paper, cat: Catalog, repro: dict[str, str] | None = None, models: 
         _effects(p, cat), "## Attributes\n\n" + attributes if p.attributes else "",
         "## Related papers\n", _relations(p, cat, src),
         "## Reproductions and models\n", _families(p, cat, src, repro, models),
-        "## Models in the zoo naming this paper\n", _models(p, src),
+        "## Models in the zoo naming this paper\n", _models(p, src, cat, cards),
         "## Provenance\n", "Every field above and the source it was checked against; *primary* sources are the "
         "publisher, PubMed/PMC, arXiv, DBLP and the paper's own repository, *secondary* ones aggregators and mirrors, "
         "*derived* values follow from another field by rule.\n", _provenance(p),
@@ -155,7 +184,7 @@ def _names(cat: Catalog, vocab: str, p: Paper) -> str:
 def index(cat: Catalog) -> str:
     """Markdown of the list of every paper, newest first."""
     src = paths.PAPERS
-    rows = [(or_unknown(p.year), link(p.title, src, paths.paper(p.key)), esc(p.kind),
+    rows = [(or_unknown(p.year), link(p.title, src, paths.paper(p.key)), esc(p.kind) + (" (yours)" if p.origin == "user" else ""),
              _names(cat, "organ", p), _names(cat, "modality", p))
             for p in cat.papers.values()]
     primary = sum(p.kind == "primary" for p in cat.papers.values())
@@ -171,5 +200,5 @@ def _repro(cat: Catalog) -> dict[str, str]:
 
 def pages(cat: Catalog) -> Pages:
     """Every paper page and the papers index."""
-    repro, models = _repro(cat), registry_models()
-    return {paths.PAPERS: index(cat)} | {paths.paper(k): render(p, cat, repro, models) for k, p in cat.papers.items()}
+    repro, models, cards = _repro(cat), registry_models(), Gallery.load(cat)
+    return {paths.PAPERS: index(cat)} | {paths.paper(k): render(p, cat, repro, models, cards) for k, p in cat.papers.items()}

@@ -1,69 +1,312 @@
-"""The utility study page (curves, table, provenance of every cell) and the benchmarks page, from stored results."""
+"""The utility study page (issue 14's fair protocol: paired gains with Holm verdicts, the quality gate, fidelity at
+equal n, feature-space sanity, cross-space agreement, memorization; the earlier, flawed protocol kept apart) and the
+benchmarks page, from stored results. Every figure is a file written by `python -m reproductions.evaluate.plots`
+(or the module named beside it) from the rows the page's tables come from."""
 from __future__ import annotations
+
+import math
+from typing import Any
 
 import pandas as pd
 
 from bench.report import RESULTS as BENCH_RESULTS, render
-from reproductions.evaluate.classifier import Recipe
+from reproductions.evaluate import equal_n, generators, memorization, report, sanity, utility
 from reproductions.evaluate.results import RESULTS_DIR, read_jsonl
-from reproductions.evaluate.utility import PUBLISHED, RATIO, cells_path, summary
 from sitegen.md import esc, table
 
-FIGURES = ["utility_pneumoniamnist.png", "utility_breastmnist.png", "utility_retinamnist.png", "fid_vs_training_images.png"]
+DATASETS = ("pneumoniamnist", "breastmnist", "retinamnist")
+RESUME = "reproductions/evaluate/study.sh --work-dir /root/medzoo-study"
 
 
-def _gain(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (dataset, fraction): AUC of every arm minus the no-augmentation arm, over the seeds both ran."""
-    base = rows[rows["arm"] == "none"].set_index(["dataset", "fraction", "seed"])["auc"]
-    others = rows[rows["arm"] != "none"].join(base.rename("none_auc"), on=["dataset", "fraction", "seed"])
-    others["d_auc"] = others["auc"] - others["none_auc"]
-    return others.dropna(subset=["d_auc"]).groupby(["dataset", "fraction", "arm"], sort=True)["d_auc"].agg(["mean", "count"]).reset_index()
+def _f(v: Any, digits: int = 3, signed: bool = False) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
 
-def _provenance(rows: pd.DataFrame) -> str:
-    """Which hardware ran how many cells, in how many seconds, at which commits, by which commands."""
-    g = rows.groupby("hardware", sort=True)
-    body = [(esc(hw), len(r), f"{r['seconds'].sum():,.0f}", esc(", ".join(sorted({c[:12] for c in r['commit']}))),
-             esc("; ".join(sorted(set(r["command"])))[:400])) for hw, r in g]
-    return table(["Hardware", "Cells", "Seconds", "Commits", "Commands"], body)
+def _p(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    return "<0.001" if v < 0.001 else f"{v:.3f}"
+
+
+def _figure(files: dict[str, bytes], name: str, alt: str) -> str:
+    """Markdown of a results figure (copied into study/), or a note that it has not been written yet."""
+    path = RESULTS_DIR / name
+    if not path.is_file():
+        return f"*Figure `{name}` not written yet (`python -m reproductions.evaluate.plots`).*\n"
+    files[f"study/{name}"] = path.read_bytes()
+    return f"![{esc(alt)}](study/{name})\n"
+
+
+def _provenance(named_rows: list[tuple[str, list[dict[str, Any]]]]) -> str:
+    body = []
+    for name, rows in named_rows:
+        for r in report.provenance(rows).itertuples():
+            body.append((f"`{name}`", esc(r.hardware), r.rows, f"{r.seconds:,.0f}", esc(r.commits), esc(r.commands[:300])))
+    if not body:
+        return "*No rows yet.*\n"
+    return table(["Rows file", "Hardware", "Rows", "Seconds", "Commits", "Commands"], body)
+
+
+def _gain_rows(g: pd.DataFrame) -> list[tuple]:
+    return [(r.dataset, f"{r.fraction:g}", esc(r.arm), r.pairs, f"{_f(r.gain, 3, True)} ± {_f(r.gain_ci95)}",
+             f"[{_f(r.boot_low, 3, True)}, {_f(r.boot_high, 3, True)}]", _p(r.p), _p(r.p_holm),
+             f"**{r.verdict}**" if r.verdict in ("helps", "hurts") else r.verdict, r.gate_failed) for r in g.itertuples()]
+
+
+GAIN_HEAD = ["Dataset", "Fraction", "Arm", "Seed pairs", "ΔAUC ± 95% CI (seeds)", "95% CI (test bootstrap)", "p", "p (Holm)",
+             "Verdict", "Gate failures"]
+
+
+def _protocol() -> str:
+    steps = generators.STEPS[28]
+    return "\n".join([
+        "## Protocol\n",
+        "Every (dataset, fraction, seed) is a group of arms run one after another by one process, on one machine and "
+        "one commit (`medzoo utility check` refuses a file where a group mixes them):\n",
+        "- **Nested, stratified subsets**: one permutation per seed and class; a fraction takes a prefix of each class "
+        "(at least one image), so 1% lies inside 5% inside 10% ... The validation subset follows the same rule on the "
+        "validation split: at 1% the classifier is chosen on as few validation images as it is trained on.",
+        f"- **Equal steps**: every arm of a group trains for {utility.STUDY_RECIPE.max_epochs} rounds of "
+        "max(ceil(n_real / 64), 10) steps, n_real the real subset's size, whatever the number of synthetic images; "
+        "the round with the best validation-subset AUC is tested (no early stopping).",
+        "- **Generators see only the classifier's images**: `gan:acgan` and `classical+gan:acgan` use an ACGAN trained "
+        "on exactly the group's subset; `perclass:diffaugment` one DiffAugment DCGAN per class, each on that class's "
+        "images of the subset; `cyclegan:normal2pneumonia` (PneumoniaMNIST) a CycleGAN on the subset, whose "
+        "translations of the subset's normal images are added as pneumonia images. Step budgets at 28 px: "
+        + ", ".join(f"{k} {v} steps" for k, v in steps.items()) + " (the families' batch sizes), whatever the subset's size. "
+        "Every row records `subset_sha256` and `generator_subset_sha256` (sha256 of the sorted indices joined by "
+        "commas) and `generator_sha256`; outside `privileged-*` arms the two subset hashes are equal (a test pins it).",
+        "- **Privileged arms** (`privileged-gan:<zoo ACGAN>`): the zoo's ACGAN trained on the whole train split, at "
+        "every fraction: an upper bound on what more data buys, shown in its own table, never counted as augmentation.",
+        f"- **Quality gate**: a generator enters its arm only if a classifier trained on its images alone reaches an "
+        f"AUC above 0.5 + {utility.GATE_MARGIN:g} on the group's validation subset; otherwise the arm falls back to "
+        "the same training without it (recorded with the gate's figure) and the generator is listed as failing.",
+        f"- **Seeds**: classifier seeds {', '.join(map(str, utility.SEEDS))}; generator arms at seeds "
+        f"{', '.join(map(str, utility.GEN_SEEDS))} (each seed's subset gets its own generators, so three generator "
+        "seeds per cell).",
+        "- **Paired statistics**: the gain of an arm is its test AUC minus that of `none` on the same subset and seed; "
+        "the page shows its paired 95% interval over seeds (Student t), a 95% interval from a bootstrap over test "
+        "images (1000 resamples, the same resample for both arms), the paired t-test's p and Holm's adjustment across "
+        "the cells of each dataset's table. `helps`/`hurts`: Holm-adjusted p < 0.05.\n",
+        f"Run or resume: `{RESUME}` (stages memorization, fidelity, sanity, utility; `--device cuda` on a GPU; "
+        "`medzoo utility run --shard I/N` splits the study over processes). Budget: the full rerun (3 datasets x 5 "
+        "fractions x 5 seeds, generator arms at 3 seeds: 45 groups with generators) needs about 45 ACGANs, 135 "
+        "per-class DCGANs and 15 CycleGANs; at the per-step times measured on this project's shared CPU (ACGAN about "
+        "0.4 s, DiffAugment 0.5 s, CycleGAN 1 s per step on one thread) that is about 13 core-hours of generator "
+        "training plus about 4 of classifiers, i.e. 8-9 hours with two shard processes on 2 free cores, and minutes "
+        "on one GPU (`--device cuda`).\n",
+    ])
+
+
+def _status(rows: pd.DataFrame) -> str:
+    planned = utility.plan(list(DATASETS), privileged=False)
+    body = []
+    for d in DATASETS:
+        n_plan = sum(1 for c in planned if c.dataset == d)
+        done = 0 if rows.empty else int((rows["dataset"] == d).sum())
+        body.append((d, done, f"{n_plan} (+ privileged arms)"))
+    return "## Status\n\n" + table(["Dataset", "Cells stored", "Cells planned"], body) + (
+        "\nCells still to run are pending; the command above resumes them (finished cells are skipped).\n")
+
+
+def _fidelity(files: dict[str, bytes]) -> str:
+    t = report.fidelity_table()
+    parts = ["## Fidelity at equal n\n",
+             "Every model and the real-vs-real floor at the same n (the train split's size; CycleGAN: the source class's "
+             "test images), against the real test split, in medzoo-resnet18 features; conditional models in the train "
+             f"split's class proportions; {len(equal_n.DRAWS)} generator draws (one for DDPM: CPU sampling cost); 95% "
+             f"intervals from {equal_n.BOOTSTRAP} bootstrap resamples of both image sets (estimate ± 1.96 bootstrap SD: "
+             "resampling duplicates images, which shifts FID up, so percentile intervals would miss the estimate). "
+             "Rows: `reproductions/results/fidelity.jsonl` (`python -m reproductions.evaluate.equal_n`).\n"]
+    if t.empty:
+        return "\n".join(parts + ["*Not measured yet (stage `fidelity`).*\n"])
+    body = [(r.dataset, esc(r.model_id), r.kind, esc(r.reference), r.n, r.n_real, f"{r.fid:.3f} [{r.fid_low:.3f}, {r.fid_high:.3f}]",
+             esc(", ".join(f"{v:g}" for v in r.fid_draws)), f"{r.kid:.5f} [{r.kid_low:.5f}, {r.kid_high:.5f}]",
+             f"{r.precision:.3f}", f"{r.recall:.3f}") for r in t.itertuples()]
+    parts.append(table(["Dataset", "Model", "Kind", "Reference", "n", "n real", "FID [95% CI]", "FID per draw", "KID [95% CI]",
+                        "Precision", "Recall"], body))
+    parts.append(_figure(files, "fidelity_equal_n.png", "FID at equal n with 95% intervals, per dataset"))
+    cas = _cas_rows()
+    if cas:
+        parts += ["CAS (classifier trained on as many synthetic images as the train split has, train-split class "
+                  "proportions; it and its real-data floor choose their checkpoint on the real validation split):\n",
+                  table(["Model", "Kind", "CAS AUC", "CAS ACC", "n"], cas)]
+    return "\n".join(parts)
+
+
+def _cas_rows() -> list[tuple]:
+    from reproductions.evaluate.results import load_rows
+
+    df = load_rows()
+    if df.empty or "selection" not in df:
+        return []
+    df = df[(df["selection"] == "real-val") & df["metric"].isin(["cas_auc", "cas_acc"])].sort_values("recorded_at")
+    df = df.drop_duplicates(["model_id", "metric"], keep="last")
+    out = []
+    for model_id, g in df.groupby("model_id", sort=True):
+        v = dict(zip(g["metric"], g["value"]))
+        out.append((esc(model_id), g["kind"].iloc[0], _f(v.get("cas_auc")), _f(v.get("cas_acc")), int(g["n"].iloc[0])))
+    return out
+
+
+def _cross_space() -> str:
+    cs = report.cross_space()
+    parts = ["## Cross-space agreement\n",
+             "torch-fidelity's InceptionV3 weights cannot be downloaded here, and a second learned extractor of another "
+             "architecture has not been trained yet (pending). Until then the cross-check space is raw pixels: "
+             "the same equal-n comparisons, FID on the 784 pixel values. Rank agreement of the models' FIDs (first draw) "
+             "within each dataset and reference set:\n"]
+    if not cs["groups"]:
+        return "\n".join(parts + ["*Not measured yet (stage `fidelity`).*\n"])
+    body = [(g["dataset"], esc(g["reference"]), g["models"], f"{g['kendall_tau']:+.2f}", f"{g['concordant']}/{g['pairs']}",
+             esc(" < ".join(m.split(".")[0] for m in g["order_features"])), esc(" < ".join(m.split(".")[0] for m in g["order_pixels"])))
+            for g in cs["groups"]]
+    parts.append(table(["Dataset", "Reference", "Models", "Kendall tau", "Concordant pairs", "FID order (features)",
+                        "FID order (pixels)"], body))
+    parts.append(f"\nOverall {cs['concordant']} of {cs['pairs']} model pairs are ranked the same way in both spaces.\n")
+    return "\n".join(parts)
+
+
+def _extractor_facts() -> str:
+    """How the feature extractor was trained, from its config.json: epochs, steps and validation accuracy per dataset."""
+    import json
+
+    from zoo.registry import pretrained_dir
+
+    try:
+        t = json.loads((pretrained_dir() / "medzoo-resnet18.medmnist_28" / "config.json").read_text())["training"]
+    except (OSError, KeyError, ValueError):
+        return "training facts not bundled"
+    acc = ", ".join(f"{d} {a:.2f}" for d, a in t.get("val_accuracy", {}).items())
+    return f"{t.get('epochs')} epoch(s), {t.get('steps')} steps; top-1 validation accuracy {acc}"
+
+
+def _sanity(files: dict[str, bytes]) -> str:
+    v = sanity.verdicts()
+    parts = ["## Feature-space sanity\n",
+             "Real test images degraded at increasing strength against the real train split: FID and KID must rise "
+             "monotonically with Gaussian blur, additive noise and mode dropping (dropping k of 8 pixel-space k-means "
+             "cells, or k classes, with n kept equal). Means over seeds; the check passes when every step rises. Rows: "
+             "`reproductions/results/sanity.jsonl` (`python -m reproductions.evaluate.sanity`). The extractor is the "
+             f"existing `medzoo-resnet18.medmnist_28` ({_extractor_facts()}); training it to convergence (and reporting "
+             "its validation and test accuracy beside MedMNIST v2's ResNet-18) did not fit this session's CPU budget and "
+             "is pending, so every FID on this page is in that space.\n",
+             _figure(files, "feature_sanity.png", "FID and KID against blur, noise and mode dropping")]
+    if v.empty:
+        return "\n".join(parts + ["*Not measured yet (stage `sanity`).*\n"])
+    body = [(r.dataset, esc(r.space), r.degradation, r.metric.upper(), r.seeds, esc(", ".join(f"{x:.4g}" for x in r.means)),
+             "yes" if r.monotone else "**no**") for r in v.itertuples()]
+    parts.append(table(["Dataset", "Space", "Degradation", "Metric", "Seeds", "Mean at each level", "Monotone"], body))
+    return "\n".join(parts)
+
+
+def _memorization() -> str:
+    t = report.memorization_table()
+    parts = ["## Memorization\n",
+             "For every bundled 28 px model: generated images (the train split's size, at most "
+             f"{memorization.MAX_GENERATED}; conditional models in its class proportions) against the real train, test "
+             "and validation splits, in pixels and medzoo-resnet18 features. C_T is the data-copying statistic of "
+             "Meehan, Chaudhuri and Dasgupta (AISTATS 2020): k-means cells of the training data, a z-scored Mann-Whitney "
+             "test per cell of the generated images' nearest-training distances against the test images', weighted by "
+             "the test images per cell; the validation images (never trained on) give each statistic's reference value. "
+             f"Flag `copies`: C_T < -{memorization.CT_COPY:g} and {memorization.CT_COPY:g} below the validation images' C_T "
+             "(a test split that differs from the train split moves both), or a share of samples nearer a training image "
+             "than the training images' own 5th-percentile neighbour distance at least twice the validation images' and "
+             "above 10%. `underfits`: C_T above the mirror thresholds in every space. The verdict is written into each "
+             "model's registry entry (`extra.memorization`) and card; each model page shows the 8 closest "
+             "generated/training pairs. Rows: `reproductions/results/memorization.jsonl` "
+             "(`python -m reproductions.evaluate.memorization`).\n"]
+    if t.empty:
+        return "\n".join(parts + ["*Not measured yet (stage `memorization`).*\n"])
+    body = [(esc(r.model_id), f"**{r.verdict}**" if r.verdict == "copies" else r.verdict, r.n,
+             f"{_f(r.ct_pixels, 2, True)} ({_f(r.ct_pixels_ref, 2, True)})", f"{_f(r.ct_features, 2, True)} ({_f(r.ct_features_ref, 2, True)})",
+             f"{_f(r.closer_train_pixels)} ({_f(r.closer_train_pixels_ref)})", f"{_f(r.below_p5_features)} ({_f(r.below_p5_features_ref)})")
+            for r in t.itertuples()]
+    parts.append(table(["Model", "Verdict", "n", "C_T pixels (validation)", "C_T features (validation)",
+                        "Share nearer train than test, pixels (validation)", "Share below train 5th pct., features (validation)"], body))
+    parts.append("\nSuper-resolution (pix2pix) restores given test images, so its row gives the share of restored "
+                 "images nearer a training image than their own target (bicubic upsampling as the reference).\n")
+    return "\n".join(parts)
+
+
+def _gate() -> str:
+    g = report.gate_table()
+    parts = ["## Quality gate\n"]
+    if g.empty:
+        return "\n".join(parts + ["*No generator arm has run yet.*\n"])
+    failed = g[~g["passed"]]
+    body = [(r.dataset, f"{r.fraction:g}", r.seed, esc(r.arm), esc(r.generator_id), _f(r.cas_auc), "passed" if r.passed else "**failed**")
+            for r in g.itertuples()]
+    parts.append(f"{len(g) - len(failed)} of {len(g)} generators passed; failing generators: "
+                 + (", ".join(f"`{m}`" for m in failed["generator_id"]) if len(failed) else "none") + ".\n")
+    parts.append(table(["Dataset", "Fraction", "Seed", "Arm", "Generator", "CAS AUC (validation subset)", "Gate"], body))
+    return "\n".join(parts)
+
+
+def _v1(files: dict[str, bytes]) -> str:
+    parts = ["## The earlier, flawed protocol (kept for the record)\n",
+             "!!! warning \"Not evidence for augmentation\"\n    These rows (`reproductions/results/utility_v1_flawed.jsonl`) "
+             "were measured before issue 14: at every fraction below 100% the GAN arm's ACGAN had been trained on the "
+             "**full** train split (at 1% the classifier saw 5 BreastMNIST images, its generator 546), early stopping "
+             "used the full validation split, subsets were not nested, the GAN arm got up to twice the optimizer steps, "
+             "the RetinaMNIST ACGAN at chance (CAS AUC 0.51) was used, rows did not record the generator's weights, and "
+             "some pairs mixed CPU and GPU runs. No gain in them can be credited to augmentation.\n"]
+    for d in DATASETS:
+        parts.append(_figure(files, f"utility_v1_{d}.png", f"{d}: earlier, flawed protocol"))
+    g = report.v1_table()
+    if not g.empty:
+        parts.append("Their paired gains (intervals over seeds only: no per-image scores were stored):\n")
+        parts.append(table(GAIN_HEAD, _gain_rows(g)))
+    return "\n".join(parts)
 
 
 def utility_page() -> tuple[str, dict[str, bytes]]:
     """The page and the figures it shows (copied from reproductions/results/, written by reproductions.evaluate.plots)."""
-    recipe = Recipe()
-    rows = pd.DataFrame(read_jsonl(cells_path()))
+    files: dict[str, bytes] = {}
+    rows = utility.load()
     parts = ["# Utility study\n",
              "Does a zoo augmenter make a downstream classifier better, and by how much when real data is scarce? A "
-             "classifier is trained on 1%, 5%, 10%, 25% and 100% of the official train split (stratified), with no "
-             "augmentation, classical augmentation (torchvision v2 flips, rotation within 10 degrees, brightness and "
-             f"contrast 10%), GAN augmentation (a class-conditional zoo model adds synthetic images at synthetic:real "
-             f"{RATIO:g}:1, labels in the subset's class proportions) and both; AUC and ACC on the official test split. "
-             "Reproduce with `reproductions/evaluate/utility.sh` (resumable) and `python -m reproductions.evaluate.plots`.\n",
-             f"Recipe `{recipe.recipe_id()}`: {esc(recipe.describe())}.\n"]
+             "classifier (`classifier.Recipe`: timm ResNet-18 at quarter width) is trained on 1%, 5%, 10%, 25% and 100% "
+             "of the official train split, without augmentation, with classical augmentation, and with synthetic images "
+             "from generators that saw only the classifier's own images; AUC and ACC on the official test split. This "
+             "page follows issue 14's fair protocol; the earlier protocol's rows are kept at the end, labelled as flawed.\n",
+             _protocol(), _status(rows)]
+    parts.append("## Gain over no augmentation\n")
     if rows.empty:
-        return "\n".join([*parts, "*No cell has run yet.*\n"]), {}
-    rows = rows[rows["recipe_id"] == recipe.recipe_id()]
-    files = {f"study/{name}": (RESULTS_DIR / name).read_bytes() for name in FIGURES if (RESULTS_DIR / name).is_file()}
-    for name in files:
-        parts.append(f"![{esc(name.split('/')[-1].removesuffix('.png').replace('_', ' '))}]({name})\n")
-    s = summary()
-    body = [(r.dataset, f"{r.fraction:g}", esc(r.arm), r.seeds, f"{r.auc:.3f} ± {r.auc_ci95:.3f}", f"{r.acc:.3f} ± {r.acc_ci95:.3f}")
-            for r in s.itertuples()]
-    parts += ["## Mean and 95% confidence interval over seeds\n",
-              table(["Dataset", "Fraction", "Arm", "Seeds", "AUC", "ACC"], body), ""]
-    gain = _gain(rows)
-    parts += ["## Gain over no augmentation\n",
-              "Test AUC of each arm minus that of the no-augmentation arm with the same subset and seed, averaged.\n",
-              table(["Dataset", "Fraction", "Arm", "Mean ΔAUC", "Pairs"],
-                    [(r.dataset, f"{r.fraction:g}", esc(r.arm), f"{r.mean:+.3f}", r.count) for r in gain.itertuples()]), ""]
-    ref = s[(s["fraction"] == 1.0) & (s["arm"] == "none")]
-    parts += ["## Against the published MedMNIST v2 ResNet-18 (28)\n",
-              "The published model is full width and trained 100 epochs; this recipe is cheaper, so the difference also "
-              "measures the recipe.\n",
-              table(["Dataset", "AUC here", "published", "ACC here", "published"],
-                    [(r.dataset, f"{r.auc:.3f}", PUBLISHED[r.dataset][0], f"{r.acc:.3f}", PUBLISHED[r.dataset][1])
-                     for r in ref.itertuples() if r.dataset in PUBLISHED]), "",
-              "## Provenance\n", _provenance(rows), ""]
+        parts.append("*No cell of the fair protocol has run yet* (stage `utility`). Until it has, this page makes no "
+                     "claim that augmentation helps or hurts.\n")
+    else:
+        g = report.paired_table()
+        fair, priv = g[g["table"] == "fair"], g[g["table"] == "privileged"]
+        parts.append(table(GAIN_HEAD, _gain_rows(fair)) if not fair.empty else "*No fair arm has a paired cell yet.*\n")
+        helps, hurts = fair[fair["verdict"] == "helps"], fair[fair["verdict"] == "hurts"]
+        parts.append(f"\nAfter Holm's correction, {len(helps)} cell(s) show a gain and {len(hurts)} a loss; "
+                     f"{len(fair) - len(helps) - len(hurts)} show no detectable difference (or too few seeds yet).\n")
+        for d in DATASETS:
+            if (RESULTS_DIR / f"gains_{d}.png").is_file():
+                parts.append(_figure(files, f"gains_{d}.png", f"{d}: paired gains over no augmentation"))
+            if (RESULTS_DIR / f"utility_{d}.png").is_file():
+                parts.append(_figure(files, f"utility_{d}.png", f"{d}: test AUC and ACC per arm"))
+        parts.append("### Privileged arms (upper bound, not augmentation)\n")
+        parts.append(table(GAIN_HEAD, _gain_rows(priv)) if not priv.empty else "*None run yet.*\n")
+        s = utility.summary()
+        ref = s[(s["fraction"] == 1.0) & (s["arm"] == "none")]
+        if not ref.empty:
+            parts += ["### Against the published MedMNIST v2 ResNet-18 (28)\n",
+                      "The published model is full width and trained 100 epochs; this recipe is cheaper, so the difference "
+                      "also measures the recipe.\n",
+                      table(["Dataset", "AUC here", "published", "ACC here", "published"],
+                            [(r.dataset, f"{r.auc:.3f}", utility.PUBLISHED[r.dataset][0], f"{r.acc:.3f}", utility.PUBLISHED[r.dataset][1])
+                             for r in ref.itertuples() if r.dataset in utility.PUBLISHED])]
+    parts += [_gate(), _fidelity(files), _sanity(files), _cross_space(), _memorization(), _v1(files)]
+    named = [("utility.jsonl", read_jsonl(utility.cells_path())), ("fidelity.jsonl", read_jsonl(equal_n.rows_path())),
+             ("sanity.jsonl", read_jsonl(sanity.rows_path())), ("memorization.jsonl", read_jsonl(memorization.rows_path())),
+             ("utility_v1_flawed.jsonl", read_jsonl(utility.V1_FLAWED))]
+    parts += ["## Provenance\n", "Every row records the command, commit, hardware and seconds that produced it; the "
+              "figures are written from these rows by `python -m reproductions.evaluate.plots` (and "
+              "`python -m reproductions.evaluate.sanity` for the sanity figure).\n", _provenance(named), ""]
     return "\n".join(parts), files
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -88,28 +86,15 @@ def _truncate_log(path: Path, step: int) -> None:
 
 
 def environment(device: str, world: int) -> dict[str, Any]:
-    """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT overrides it)."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT overrides
+    it); the CPU and commit facts come from reproductions/common/env.py, as the benchmarks' do."""
+    from reproductions.common.env import cpu_model, git_commit
+
     if device.startswith("cuda") and torch.cuda.is_available():
         hw = f"{world} x {torch.cuda.get_device_name(0)}"
     else:
-        hw = f"{world} process(es) x {torch.get_num_threads()} CPU thread(s), {cpu}"
-    root = Path(__file__).resolve().parents[2]
-    try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "reproductions", "zoo"], cwd=root, capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit, dirty = "", ""
-    if os.environ.get("MEDZOO_GIT_COMMIT"):  # a copy of the code whose .git is absent or stale (e.g. on a GPU host)
-        commit, dirty = os.environ["MEDZOO_GIT_COMMIT"], ""
-    return {"hardware": hw, "torch": torch.__version__, "git_commit": commit + ("+uncommitted-changes" if dirty else "")}
+        hw = f"{world} process(es) x {torch.get_num_threads()} CPU thread(s), {cpu_model()}"
+    return {"hardware": hw, "torch": torch.__version__, "git_commit": git_commit(("reproductions", "zoo"), untracked=True)}
 
 
 def _params_checksum(modules: dict[str, torch.nn.Module]) -> float:

@@ -70,10 +70,14 @@ def _epoch_order(n: int, steps: int, batch: int, gen: torch.Generator) -> torch.
 
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, val_images: torch.Tensor, val_labels: torch.Tensor,
                      recipe: Recipe, seed: int, transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
-                     on_epoch: Callable[[int, float], None] | None = None, device: str = "cpu") -> tuple[nn.Module, dict[str, float]]:
+                     on_epoch: Callable[[int, float], None] | None = None, device: str = "cpu",
+                     steps_per_epoch: int | None = None, keep: str = "best") -> tuple[nn.Module, dict[str, float]]:
     """Train on uint8 `images` (per-image `transform` each time one is drawn, on the CPU); return the best-val-AUC model and facts.
 
-    The network trains on `device`; the returned model lives there too.
+    `steps_per_epoch` fixes the optimizer steps between validations (default: max(ceil(N / batch), min_steps), N the
+    number of images), so that arms with more images can train for the same number of steps; `keep="last"` returns
+    the last epoch's weights instead of the best on validation. The network trains on `device`; the returned model
+    lives there too.
     """
     if len(images) == 0:
         raise ValueError("no training images")
@@ -84,7 +88,9 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     dev = torch.device(device)
     model = resnet18_28(num_classes, recipe.widths, recipe.stem_stride).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
-    steps = max(math.ceil(len(images) / recipe.batch_size), recipe.min_steps_per_epoch)
+    steps = int(steps_per_epoch) if steps_per_epoch else max(math.ceil(len(images) / recipe.batch_size), recipe.min_steps_per_epoch)
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     best, best_state, best_epoch, epoch = -1.0, None, -1, 0
     t0 = time.monotonic()
     for epoch in range(recipe.max_epochs):
@@ -104,5 +110,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
             best, best_state, best_epoch = val_auc, copy.deepcopy(model.state_dict()), epoch
         elif epoch - best_epoch >= recipe.patience:
             break
-    model.load_state_dict(best_state)
-    return model, {"val_auc": best, "best_epoch": best_epoch + 1, "epochs": epoch + 1, "train_seconds": round(time.monotonic() - t0, 1)}
+    if keep == "best":
+        model.load_state_dict(best_state)
+    return model, {"val_auc": best if keep == "best" else val_auc, "best_epoch": best_epoch + 1 if keep == "best" else epoch + 1,
+                   "epochs": epoch + 1, "steps": (epoch + 1) * steps, "train_seconds": round(time.monotonic() - t0, 1)}

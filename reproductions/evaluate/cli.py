@@ -59,36 +59,65 @@ app.add_typer(utility_app, name="utility")
 
 @utility_app.command("run")
 def utility_run_cmd(
-    datasets: str = typer.Option("pneumoniamnist,breastmnist", help="comma-separated datasets, run in this order"),
-    seeds: int = typer.Option(3, help="seeds 0..N-1"), threads: int = typer.Option(1, help="torch CPU threads"),
+    datasets: str = typer.Option("breastmnist,retinamnist,pneumoniamnist", help="comma-separated datasets, run in this order"),
+    seeds: int = typer.Option(5, help="classifier seeds 0..N-1"),
+    gen_seeds: int = typer.Option(3, help="generator arms run at seeds 0..N-1"),
+    fractions: str = typer.Option("0.01,0.05,0.1,0.25,1.0", help="comma-separated shares of the train split"),
+    privileged: bool = typer.Option(True, "--privileged/--no-privileged", help="also the privileged-* upper-bound arms"),
+    threads: int = typer.Option(1, help="torch CPU threads"),
     data_dir: Optional[Path] = typer.Option(None, "--data-dir"),
-    device: str = typer.Option("cpu", help="cpu or cuda: where the classifiers train"),
+    device: str = typer.Option("cpu", help="cpu or cuda: where generators and classifiers train"),
     shard: str = typer.Option("0/1", help="run only shard I of N (I/N), so N processes can share the study"),
+    max_groups: int = typer.Option(0, help="stop after this many (dataset, fraction, seed) groups (0: all)"),
 ) -> None:
-    """Run (or resume) every unfinished cell; each finished cell is one line of reproductions/results/utility.jsonl."""
+    """Run (or resume) every unfinished cell of the fair study; each finished cell is one line of reproductions/results/utility.jsonl."""
     import torch
 
     from reproductions.evaluate.utility import run
 
     try:
         i, n = (int(v) for v in shard.split("/"))
+        fracs = tuple(float(f) for f in fractions.split(",") if f.strip())
     except ValueError:
-        print(f"error: --shard must look like I/N (e.g. 0/4), got {shard!r}", file=sys.stderr)
+        print(f"error: --shard must look like I/N (e.g. 0/4) and --fractions like 0.01,0.1; got {shard!r}, {fractions!r}", file=sys.stderr)
         raise typer.Exit(2) from None
     torch.set_num_threads(threads)
     names = [d.strip() for d in datasets.split(",") if d.strip()]
     try:
-        print(f"ran {run(names, tuple(range(seeds)), data_dir=data_dir, device=device, shard=(i, n))} cells")
+        ran = run(names, tuple(range(seeds)), fracs, data_dir=data_dir, device=device, shard=(i, n),
+                  gen_seeds=tuple(range(gen_seeds)), privileged=privileged, max_groups=max_groups)
+        print(f"ran {ran} cells")
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         raise typer.Exit(2) from None
 
 
 @utility_app.command("report")
-def utility_report_cmd(dataset: Optional[str] = typer.Option(None), fmt: Format = typer.Option(Format.table, "--format")) -> None:
-    """Mean and 95% CI of AUC/ACC per (dataset, fraction, arm), and the 100%/none row against MedMNIST v2's ResNet-18 (28)."""
-    from reproductions.evaluate.classifier import Recipe
-    from reproductions.evaluate.utility import summary
+def utility_report_cmd(dataset: Optional[str] = typer.Option(None), fmt: Format = typer.Option(Format.table, "--format"),
+                       paired: bool = typer.Option(True, "--paired/--means", help="paired gains with Holm verdicts, or per-arm means"),
+                       bootstrap: int = typer.Option(1000, help="bootstrap resamples of the test images (0: none)")) -> None:
+    """Paired gains over no augmentation (95% intervals over seeds and over test images, Holm-adjusted verdicts), or means."""
+    from reproductions.evaluate.utility import STUDY_RECIPE, summary
 
-    print(f"recipe {Recipe().recipe_id()}: {Recipe().describe()}", file=sys.stderr)
-    emit(summary(dataset=dataset), fmt)
+    print(f"recipe {STUDY_RECIPE.recipe_id()}: {STUDY_RECIPE.describe()}; equal steps per arm", file=sys.stderr)
+    if not paired:
+        emit(summary(dataset=dataset), fmt)
+        return
+    from reproductions.evaluate.report import paired_table
+
+    emit(paired_table(dataset=dataset, b=bootstrap), fmt)
+
+
+@utility_app.command("check")
+def utility_check_cmd(path: Optional[Path] = typer.Argument(None, help="cell file (default reproductions/results/utility.jsonl)")) -> None:
+    """Check every row against the study's rules (fields, equal subset hashes outside privileged-* arms, one
+    hardware/commit and step count per group); exit status 1 listing the violations."""
+    from reproductions.evaluate.results import read_jsonl
+    from reproductions.evaluate.utility import cells_path, check_rows
+
+    rows = read_jsonl(path or cells_path())
+    problems = check_rows(rows)
+    for p in problems:
+        print(p)
+    print(f"{len(rows)} rows, {len(problems)} violation(s)", file=sys.stderr)
+    raise typer.Exit(1 if problems else 0)

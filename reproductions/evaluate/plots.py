@@ -1,10 +1,18 @@
-"""Figures from the stored results: utility curves per dataset (mean, 95% CI) and FID against training images.
+"""Figures from the stored results, each written by this script from the rows it shows:
 
-    python -m reproductions.evaluate.plots          # -> reproductions/results/utility_<dataset>.png, fid_vs_training_images.png
+- utility_<dataset>.png: the fair study's curves (mean, 95% CI over seeds) and gains_<dataset>.png: its paired gains
+  over no augmentation (95% intervals over seeds, Holm-adjusted verdicts marked);
+- utility_v1_<dataset>.png: the earlier, flawed protocol's curves (kept for the record, labelled so);
+- fidelity_equal_n.png: FID of every model and floor at equal n with bootstrap 95% intervals;
+- feature_sanity.png: FID/KID under blur, noise and mode dropping (reproductions.evaluate.sanity);
+- fid_vs_training_images.png: each model's FID against the real images it was trained on.
+
+    python -m reproductions.evaluate.plots
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import matplotlib
 
@@ -18,7 +26,7 @@ from reproductions.evaluate.results import RESULTS_DIR, load_rows  # noqa: E402
 from reproductions.evaluate.utility import PUBLISHED, summary  # noqa: E402
 
 
-def utility_figure(table: pd.DataFrame, dataset: str, out: Path) -> Path:
+def utility_figure(table: pd.DataFrame, dataset: str, out: Path, title: str = "utility of augmentation") -> Path:
     """AUC and ACC against the share of real training images, one line per arm with 95% CI error bars."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     for ax, metric in zip(axes, ("auc", "acc")):
@@ -33,7 +41,7 @@ def utility_figure(table: pd.DataFrame, dataset: str, out: Path) -> Path:
         ax.set_ylabel(f"test {metric.upper()}")
         ax.grid(alpha=0.3)
     lo, hi = int(table["seeds"].min()), int(table["seeds"].max())
-    fig.suptitle(f"{dataset}: utility of augmentation (mean and 95% CI over {lo if lo == hi else f'{lo}-{hi}'} seeds)")
+    fig.suptitle(f"{dataset}: {title} (mean and 95% CI over {lo if lo == hi else f'{lo}-{hi}'} seeds)", fontsize=10)
     axes[1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(out, dpi=120)
@@ -63,13 +71,78 @@ def fid_figure(rows: pd.DataFrame, out: Path, features: str = "medzoo-resnet18")
     return out
 
 
-def main(out_dir: Path = RESULTS_DIR, recipe: Recipe = Recipe()) -> list[Path]:
-    """Write every figure the stored results of `recipe` allow; return their paths."""
+def gains_figure(gains: pd.DataFrame, dataset: str, out: Path) -> Path:
+    """Paired AUC gain over no augmentation per fraction and arm, 95% interval over seeds; filled markers survive Holm."""
+    g = gains[gains["dataset"] == dataset]
+    fig, ax = plt.subplots(figsize=(8, 4.4))
+    arms = sorted(g["arm"].unique())
+    for k, arm in enumerate(arms):
+        a = g[g["arm"] == arm].sort_values("fraction")
+        x = a["fraction"] * 100 * (1 + 0.04 * (k - len(arms) / 2))
+        ax.errorbar(x, a["gain"], yerr=a["gain_ci95"].fillna(0), ls="none", capsize=3, color=f"C{k}", label=arm)
+        sig = a["verdict"].isin(["helps", "hurts"])
+        ax.scatter(x[sig], a["gain"][sig], color=f"C{k}", s=40, zorder=3)
+        ax.scatter(x[~sig], a["gain"][~sig], facecolors="white", edgecolors=f"C{k}", s=40, zorder=3)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xscale("log")
+    ax.set_xticks([1, 5, 10, 25, 100], ["1", "5", "10", "25", "100"])
+    ax.set_xlabel("real training images used (% of the official train split)")
+    ax.set_ylabel("test AUC gain over no augmentation")
+    ax.set_title(f"{dataset}: paired gains, 95% CI over seeds (filled: Holm-adjusted p < 0.05)", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def fidelity_figure(table: pd.DataFrame, out: Path) -> Path:
+    """FID (first draw) with its bootstrap 95% interval, per dataset and reference set; floors as grey bars."""
+    groups = list(table.groupby(["dataset", "reference"], sort=True))
+    fig, axes = plt.subplots(1, len(groups), figsize=(3.2 * len(groups), 4.2), squeeze=False)
+    for ax, ((dataset, reference), g) in zip(axes[0], groups):
+        g = g.sort_values(["kind", "fid"], ascending=[True, True])
+        y = range(len(g))
+        colours = ["grey" if k == "floor" else "C0" for k in g["kind"]]
+        ax.errorbar(g["fid"], list(y), xerr=[g["fid"] - g["fid_low"], g["fid_high"] - g["fid"]], ls="none", capsize=3, ecolor=colours)
+        ax.scatter(g["fid"], list(y), c=colours, zorder=3)
+        ax.set_yticks(list(y), [m.split(".")[0] if k == "model" else "real train (floor)" for m, k in zip(g["model_id"], g["kind"])],
+                      fontsize=7)
+        ax.set_title(f"{dataset} ({reference}), n={int(g['n'].iloc[0])}", fontsize=8)
+        ax.set_xlabel("FID (medzoo-resnet18), 95% CI", fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle("Fidelity at equal n: every model and the real-vs-real floor at the train split's size", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def main(out_dir: Path = RESULTS_DIR, recipe: Optional[Recipe] = None) -> list[Path]:
+    """Write every figure the stored results allow; return their paths."""
+    from reproductions.evaluate import report, sanity
+    from reproductions.evaluate.utility import STUDY_RECIPE, V1_FLAWED
+
+    recipe = recipe or STUDY_RECIPE
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     table = summary(recipe=recipe)
     for dataset, g in table.groupby("dataset"):
-        written.append(utility_figure(g, dataset, out_dir / f"utility_{dataset}.png"))
+        written.append(utility_figure(g, dataset, out_dir / f"utility_{dataset}.png", "fair protocol"))
+    gains = report.paired_table(b=0)
+    for dataset in sorted(gains["dataset"].unique()):
+        written.append(gains_figure(gains, dataset, out_dir / f"gains_{dataset}.png"))
+    if recipe == STUDY_RECIPE and V1_FLAWED.is_file():
+        v1 = summary(V1_FLAWED, Recipe())
+        for dataset, g in v1.groupby("dataset"):
+            written.append(utility_figure(g, dataset, out_dir / f"utility_v1_{dataset}.png", "EARLIER, FLAWED protocol"))
+    fid = report.fidelity_table()
+    if not fid.empty:
+        written.append(fidelity_figure(fid, out_dir / "fidelity_equal_n.png"))
+    fig = sanity.figure(out=out_dir / "feature_sanity.png")
+    if fig is not None:
+        written.append(fig)
     rows = load_rows()
     if not rows.empty and (rows["metric"] == "fid").any():
         written.append(fid_figure(rows, out_dir / "fid_vs_training_images.png"))

@@ -1,7 +1,9 @@
 """`medzoo eval`: one protocol for every zoo model, checked in full before any long computation.
 
-Synthesis models: FID, KID, precision and recall of N generated images (balanced labels when conditional)
-against the real test split, with real train vs real test as the floor, and CAS for conditional models.
+Synthesis models: FID, KID, precision and recall of N generated images (conditional models: labels in the train
+split's class proportions) against the real test split, with real train vs real test as the floor, and CAS for
+conditional models (the synthetic-data classifier and its real-data floor both choose their checkpoint on the real
+validation split). `reproductions.evaluate.equal_n` measures every model at equal n with bootstrap intervals.
 Super-resolution: SSIM and PSNR of the restored test split (bicubic upsampling as the baseline).
 Unpaired translation: the same distribution metrics for translated test images of the source class against
 real test images of the target class (untranslated source images as the baseline, train vs test as the floor).
@@ -26,7 +28,7 @@ from reproductions.evaluate.results import append_jsonl, command_line, load_rows
 
 SYNTHESIS = ("unconditional-synthesis", "conditional-synthesis")
 DISTRIBUTION = ("fid", "kid_mean", "kid_std", "precision", "recall")
-CAS_HOLDOUT = 10  # every 10th synthetic image of each class is held out for early stopping of the CAS classifier
+CAS_SELECTION = "real-val"  # CAS and its floor choose their checkpoint on the real validation split
 
 
 @dataclass
@@ -163,13 +165,20 @@ def _distribution(rec: _Recorder, model_id: str, kind: str, fake: torch.Tensor, 
     rec.add(model_id, kind, metrics, len(fake), len(real), reference, t0, **kid, **extra)
 
 
+def prior_labels(p: Plan, n: int, seed: int) -> torch.Tensor | None:
+    """n labels in the train split's class proportions for a conditional model (None for an unconditional one)."""
+    from reproductions.evaluate.utility import synthetic_labels
+
+    return synthetic_labels(p.real["train"][1], n, seed) if p.task == "conditional-synthesis" else None
+
+
 def _generate(p: Plan) -> torch.Tensor:
-    """The plan's N images (balanced labels for conditional models), with a progress bar."""
+    """The plan's N images (conditional models: labels in the train split's class proportions), with a progress bar."""
     from tqdm import tqdm
 
     images = []
     with tqdm(total=p.n, desc=f"generate {p.model_id}", unit="img", mininterval=10, file=sys.stderr) as bar:
-        for x, _ in p.model.iter_generate(p.n, seed=p.seed):
+        for x, _ in p.model.iter_generate(p.n, labels=prior_labels(p, p.n, p.seed), seed=p.seed):
             images.append(x)
             bar.update(len(x))
     return torch.cat(images)
@@ -184,25 +193,25 @@ def _classifier_scores(p: Plan, x: torch.Tensor, y: torch.Tensor, val_x: torch.T
 
 
 def _cas(rec: _Recorder, recipe: Recipe) -> None:
-    """Classification accuracy score: train on synthetic images only (every 10th of each class held out), test on real.
+    """Classification accuracy score: train on as many synthetic images as the real train split has (labels in its class
+    proportions), choose the checkpoint on the real validation split, test on the real test split.
 
-    The same recipe trained on the real train split (real val split for early stopping) is the floor, once per dataset."""
+    The same recipe trained on the real train split, with the same checkpoint choice, is the floor, once per dataset."""
     p = rec.p
     (train_x, train_y), (val_x, val_y), n_test = p.real["train"], p.real["val"], len(p.real["test"][0])
     n = len(train_x)
     t0 = time.monotonic()
-    _say(f"CAS: classifier on {n} synthetic images (balanced labels), tested on {n_test} real test images")
-    x, y = p.model.generate(n, seed=p.seed + 1), p.model.check_labels(n, None)
-    held = torch.zeros(n, dtype=torch.bool)
-    for c in y.unique():
-        held[(y == c).nonzero().flatten()[::CAS_HOLDOUT]] = True
-    facts = {"recipe": recipe.recipe_id()}
-    rec.add(p.model_id, "model", _classifier_scores(p, x[~held], y[~held], x[held], y[held], recipe), n, n_test, "test", t0, **facts)
+    _say(f"CAS: classifier on {n} synthetic images (train-split class proportions), tested on {n_test} real test images")
+    y = prior_labels(p, n, p.seed + 1)
+    x = p.model.generate(n, labels=y, seed=p.seed + 1)
+    facts = {"recipe": recipe.recipe_id(), "selection": CAS_SELECTION, "label_prior": "train"}
+    rec.add(p.model_id, "model", _classifier_scores(p, x, y, val_x, val_y, recipe), n, n_test, "test", t0, **facts)
     floor_id = f"real-train.{p.info.name}"
-    if not _stored(p, floor_id, ("cas_auc", "cas_acc"), "test", **facts):
+    floor_facts = {"recipe": recipe.recipe_id(), "selection": CAS_SELECTION}
+    if not _stored(p, floor_id, ("cas_auc", "cas_acc"), "test", **floor_facts):
         t0 = time.monotonic()
         _say("CAS floor: the same classifier trained on the real train split")
-        rec.add(floor_id, "floor", _classifier_scores(p, train_x, train_y, val_x, val_y, recipe), n, n_test, "test", t0, **facts)
+        rec.add(floor_id, "floor", _classifier_scores(p, train_x, train_y, val_x, val_y, recipe), n, n_test, "test", t0, **floor_facts)
 
 
 def run(p: Plan, recipe: Recipe = Recipe(), command: str | None = None) -> list[dict[str, Any]]:

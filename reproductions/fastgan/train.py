@@ -31,6 +31,8 @@ class Config:
     policy: str = "color,translation,cutout"
     conditional: bool = True
     lr_d_scale: float = 1.0  # discriminator lr = lr * lr_d_scale (TTUR when > 1)
+    d_norm: str = "sn"  # "sn": spectral norm + hinge loss; "bn": DCGAN's BatchNorm + non-saturating loss
+
 
 
 def minibatch_stddev(h: torch.Tensor) -> torch.Tensor:
@@ -44,12 +46,17 @@ class Discriminator(nn.Module):
     """Strided spectral-norm convolutions down to 4x4, a minibatch-stddev channel, a linear logit, and a class
     projection (Miyato & Koyama 2018)."""
 
-    def __init__(self, channels: int, resolution: int, base: int, num_classes: int) -> None:
+    def __init__(self, channels: int, resolution: int, base: int, num_classes: int, norm: str = "sn") -> None:
         super().__init__()
         layers, c, size = [], channels, resolution
         width = base
         while size > 4:
-            layers += [spectral_norm(nn.Conv2d(c, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            if norm == "sn":
+                layers += [spectral_norm(nn.Conv2d(c, width, 4, 2, 1)), nn.LeakyReLU(0.2, True)]
+            else:  # DCGAN's: BatchNorm after every strided convolution but the first
+                layers += [nn.Conv2d(c, width, 4, 2, 1, bias=c == channels)]
+                layers += [nn.BatchNorm2d(width)] if c != channels else []
+                layers += [nn.LeakyReLU(0.2, True)]
             c, size, width = width, size // 2, min(width * 2, 16 * base)
         self.features = nn.Sequential(*layers)
         self.linear = spectral_norm(nn.Linear((c + 1) * 16, 1))
@@ -74,7 +81,7 @@ class Trainer(BaseTrainer):
         self.g = self.build_generator(self.arch, {"z_dim": cfg["z_dim"], "base": cfg["g_base"]}, self.num_classes)
         self.g_ema = copy.deepcopy(self.g).eval()
         requires_grad(self.g_ema, False)
-        self.d = Discriminator(info.channels, info.resolution, cfg["d_base"], self.num_classes).to(device)
+        self.d = Discriminator(info.channels, info.resolution, cfg["d_base"], self.num_classes, cfg.get("d_norm", "sn")).to(device)
         betas = (cfg["beta1"], 0.999)
         self.modules = {"g": self.g, "d": self.d, "g_ema": self.g_ema}
         self.optimizers = {
@@ -88,14 +95,19 @@ class Trainer(BaseTrainer):
         z = torch.randn(len(x), self.cfg["z_dim"], generator=gen, device=self.device)
         fake = self.g(z, y)
         aug = lambda t: diff_augment(t, gen, self.cfg["policy"])  # noqa: E731
-        loss_d = F.relu(1 - self.d(aug(x), y)).mean() + F.relu(1 + self.d(aug(fake.detach()), y)).mean()
+        real_out, fake_out = self.d(aug(x), y), self.d(aug(fake.detach()), y)
+        if self.cfg.get("d_norm", "sn") == "sn":
+            loss_d = F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
+        else:
+            loss_d = F.softplus(-real_out).mean() + F.softplus(fake_out).mean()
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
         reduce_grads(self.d)
         self.optimizers["d"].step()
 
         requires_grad(self.d, False)
-        loss_g = -self.d(aug(fake), y).mean()
+        out = self.d(aug(fake), y)
+        loss_g = -out.mean() if self.cfg.get("d_norm", "sn") == "sn" else F.softplus(-out).mean()
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         reduce_grads(self.g)
