@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from reproductions.common.data import dataset_info, load_data
 from zoo.archs.pix2pix import bicubic_degrade
@@ -50,8 +51,12 @@ def sample_grid(model_dir: str | os.PathLike, out: str | os.PathLike, data_dir: 
     if cfg.get("source_class") is not None:
         images = images[labels == int(cfg["source_class"])]
     rows = []
+    size = int(getattr(model, "input_size", model.resolution))
     for block in images[: 3 * columns].split(columns):
-        if cfg.get("input_resolution", model.resolution) < model.resolution:
+        if size < model.resolution:  # takes the low-resolution image itself: rows bicubic | model | original
+            low = F.interpolate(block.float(), size=(size, size), mode="bicubic", antialias=True).clamp(0, 255).round().to(torch.uint8)
+            rows += [bicubic_degrade(block, size), model.translate(low), block]
+        elif cfg.get("input_resolution", model.resolution) < model.resolution:
             lowres = bicubic_degrade(block, int(cfg["input_resolution"]))
             rows += [lowres, model.translate(lowres), block]
         else:
