@@ -119,13 +119,14 @@ def export(
     checkpoint_dir: Path = typer.Argument(..., help="run folder written by `train`"),
     out: Optional[Path] = typer.Option(None, help="parent folder of the model folders (default zoo/pretrained)"),
     model_id: Optional[str] = typer.Option(None, "--model-id", help="model id (default <family>.<dataset>_<resolution>[_suffix])"),
+    weights: str = typer.Option("ema", help="ema (the family's exported weights) or live (the trained module, not its average)"),
 ) -> None:
     """Export a run's latest checkpoint as Hugging Face model folder(s)."""
     from reproductions.common.checkpoint import CheckpointError
     from reproductions.common.export import export_run
 
     try:
-        folders = export_run(checkpoint_dir, out, model_id)
+        folders = export_run(checkpoint_dir, out, model_id, weights)
     except (CheckpointError, ValueError) as e:
         _fail(str(e))
     for folder in folders:

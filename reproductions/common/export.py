@@ -76,6 +76,8 @@ def model_config(export: Export, model_id: str, meta: dict[str, Any], papers: li
             "world_size": cfg["world_size"],
             **meta["env"],
             "command": meta["command"],
+            "weights": "the trained generator itself (not its moving average)" if meta.get("weights") == "live"
+                       else "as the family exports them",
             "hyperparameters": {k: v for k, v in cfg.items() if k not in ("family", "dataset", "seed", "world_size")},
         },
     }
@@ -119,6 +121,7 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
             f"- time: {t['seconds']} s on {t['hardware']}",
             f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
             f"- command: `{t['command']}`",
+            *([f"- weights: {t['weights']}"] if t.get("weights", "").startswith("the trained") else []),
             f"- hyper-parameters: `{json.dumps(t['hyperparameters'], sort_keys=True)}`",
         ]),
         ("Papers reproduced", papers),
@@ -133,8 +136,18 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
     return cards.render(config, sections, tags, model_index)
 
 
-def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, model_id: str | None = None) -> list[Path]:
-    """Export the latest checkpoint of a run folder as one model folder per model the family publishes."""
+EMA_OF = {"g_ema": "g", "ema": "model"}  # averaged module -> the module it averages
+
+
+def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, model_id: str | None = None,
+               weights: str = "ema") -> list[Path]:
+    """Export the latest checkpoint of a run folder as one model folder per model the family publishes.
+
+    weights="live" exports the trained module itself instead of its moving average (for a run whose average began
+    without warm-up and still mixes in the initial weights); the card says which.
+    """
+    if weights not in ("ema", "live"):
+        raise ValueError(f"weights must be 'ema' or 'live', got {weights!r}")
     tensors, meta = load_checkpoint(Path(run_dir))
     cfg = meta["config"]
     fam = load_family(cfg["family"])
@@ -142,6 +155,11 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
     trainer = fam.Trainer(cfg, info, torch.device("cpu"))
     trainer.total_steps = int(meta["total_steps"])
     restore_state(trainer.modules, trainer.optimizers, tensors, meta)
+    if weights == "live":
+        for avg, live in EMA_OF.items():
+            if avg in trainer.modules and live in trainer.modules:
+                trainer.modules[avg].load_state_dict(trainer.modules[live].state_dict())
+        meta = {**meta, "weights": "live"}
     exports = trainer.exports()
     if model_id and len(exports) > 1:
         raise ValueError(f"{cfg['family']} exports {len(exports)} models; --model-id names only one, leave it out")
