@@ -107,7 +107,7 @@ def goals_section(found: list[tuple[str, dict[str, Any]]]) -> str:
               "goal": g["goal"], "met": "yes" if g["met"] else "**no**", "date": g["date"]} for g in rows]
     met = sum(1 for g in rows if g["met"])
     return (f"## Goals\n\n{met} of {len(rows)} goals met. Each figure was measured side by side with its reference in the "
-            "run of that date (the sections below hold every figure).\n\n" + md_table(table))
+            "run of that date (the sections below hold every figure).\n\n" + md_table(table) + "\n")
 
 
 def render(folder: Path = RESULTS) -> str:
