@@ -1,0 +1,163 @@
+"""The evaluation protocol for the 64-256 px models (chest X-rays, BUSI), with the equal-n rules of `equal_n`.
+
+- Synthesis: n = the train split's size; the model makes n images (conditional models in the train split's class
+  proportions); the real-vs-real floor is the train split against the test split, at the same n. FID, KID and
+  precision/recall with bootstrap 95% intervals are computed in the medzoo-resnet18 space on images downsampled to
+  28x28 (antialiased), the resolution that extractor was trained at: PneumoniaMNIST and BreastMNIST are these same
+  collections at 28 px, so the space knows them; what finer detail adds is not measured by it (stated in each row's
+  `space`). Mask models are compared on their images, with masks drawn from their bank.
+- Super-resolution taking the low-resolution image itself: SSIM and PSNR of the test split restored from its
+  antialiased bicubic downsampling, against plain bicubic upsampling, with bootstrap 95% intervals over images.
+
+Rows go to reproductions/results/evaluations.jsonl (`protocol: highres`), where the catalog build, the cards and the
+leaderboard read them.
+
+    python -m reproductions.evaluate.highres pix2pix.chestxray_128_sr64 spade.busi_128
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from reproductions.common.data import dataset_info, load_data
+from reproductions.common.train import environment
+from reproductions.evaluate.equal_n import measure, prior_labels
+from reproductions.evaluate.results import append_jsonl, command_line, now, results_path
+
+FEATURES = "medzoo-resnet18"
+SPACE = "medzoo-resnet18 features of the images downsampled to 28x28 (antialiased bilinear)"
+
+
+def to_28(images: torch.Tensor) -> torch.Tensor:
+    """uint8 (N, C, R, R) -> uint8 (N, 3, 28, 28), the feature extractor's input."""
+    small = F.interpolate(images.float(), size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
+    small = small.clamp(0, 255).round().to(torch.uint8)
+    return small.expand(-1, 3, -1, -1) if small.shape[1] == 1 else small
+
+
+@torch.no_grad()
+def features(images: torch.Tensor, batch: int = 256) -> np.ndarray:
+    """Pooled medzoo-resnet18 features of uint8 images of any size."""
+    from zoo.api import load
+    from zoo.archs.features import as_input
+
+    fx = load(f"{FEATURES}.medmnist_28")
+    x = to_28(images)
+    return torch.cat([fx.body(as_input(x[i : i + batch])).float() for i in range(0, len(x), batch)]).numpy()
+
+
+def _generate(model: Any, n: int, labels: torch.Tensor | None, seed: int) -> torch.Tensor:
+    out = model.generate(n, labels=labels, seed=seed, batch_size=64)
+    return out[0] if isinstance(out, tuple) else out
+
+
+def _rows(model_id: str, kind: str, dataset: str, metrics: dict[str, Any], n: int, n_real: int, seconds: float,
+          extra: dict[str, Any]) -> list[dict[str, Any]]:
+    env = environment("cpu", 1)
+    base = {"model_id": model_id, "dataset": dataset, "kind": kind, "n": n, "n_real": n_real, "seed": 0,
+            "reference": "test", "commit": env["git_commit"], "hardware": env["hardware"], "seconds": round(seconds, 1),
+            "command": command_line(), "recorded_at": now(), "protocol": "highres", **extra}
+    out = []
+    for metric in ("fid", "kid_mean", "precision", "recall", "ssim", "psnr"):
+        if metric in metrics:
+            row = {**base, "metric": metric, "value": round(float(metrics[metric]), 6)}
+            if f"{metric}_ci95" in metrics:
+                row["ci95"] = metrics[f"{metric}_ci95"]
+            out.append(row)
+    return out
+
+
+def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0) -> list[dict[str, Any]]:
+    """FID/KID/precision/recall of the model and of the real floor, both at n = the train split's size (`limit`:
+    at most this many images on every side, for tests)."""
+    from zoo.api import load
+    from zoo.registry import get
+
+    entry = get(model_id)
+    info = dataset_info(entry.dataset, entry.resolution)
+    train, test = load_data(info, "train"), load_data(info, "test")
+    if limit:
+        train, test = ({k: v[:limit] for k, v in d.items() if k in ("images", "labels")} for d in (train, test))
+    n = len(train["images"])
+    model = load(model_id)
+    t0 = time.monotonic()
+    labels = prior_labels(train["labels"], n, 0) if model.num_classes else None
+    fake = _generate(model, n, labels, seed=0)
+    real_test = features(test["images"])
+    m = measure(features(fake), real_test, bootstrap)
+    rows = _rows(model_id, "model", entry.dataset, m, n, len(real_test), time.monotonic() - t0,
+                 {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
+    t0 = time.monotonic()
+    floor = measure(features(train["images"]), real_test, bootstrap)
+    rows += _rows(f"real-train.{entry.dataset}_{entry.resolution}", "floor", entry.dataset, floor, n, len(real_test),
+                  time.monotonic() - t0, {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
+    return rows
+
+
+def _ssim_psnr_per_image(out: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    from reproductions.evaluate.paired import ssim_psnr
+
+    per = [ssim_psnr(out[i : i + 1], target[i : i + 1]) for i in range(len(out))]
+    return np.array([p["ssim"] for p in per]), np.array([p["psnr"] for p in per])
+
+
+def _with_interval(values: np.ndarray, name: str, b: int, seed: int = 0) -> dict[str, Any]:
+    rng = np.random.default_rng(seed)
+    boot = np.array([values[rng.integers(0, len(values), len(values))].mean() for _ in range(b)])
+    return {name: float(values.mean()), f"{name}_ci95": [round(float(np.percentile(boot, 2.5)), 6),
+                                                         round(float(np.percentile(boot, 97.5)), 6)]}
+
+
+def evaluate_super_resolution(model_id: str, bootstrap: int = 1000, limit: int = 0) -> list[dict[str, Any]]:
+    """SSIM/PSNR of the model and of bicubic upsampling on the whole test split (`limit`: its first images, for
+    tests), per image, with bootstrap intervals."""
+    from zoo.api import load
+    from zoo.archs.pix2pix import bicubic_degrade
+    from zoo.registry import get
+
+    entry = get(model_id)
+    info = dataset_info(entry.dataset, entry.resolution)
+    target = load_data(info, "test")["images"]
+    target = target[:limit] if limit else target
+    model = load(model_id)
+    size = int(model.input_size)
+    t0 = time.monotonic()
+    low = F.interpolate(target.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False)
+    low = low.clamp(0, 255).round().to(torch.uint8)
+    restored = model.translate(low, batch_size=64)
+    ssim, psnr = _ssim_psnr_per_image(restored, target)
+    extra = {"input_resolution": size, "resolution": entry.resolution}
+    rows = _rows(model_id, "model", entry.dataset, {**_with_interval(ssim, "ssim", bootstrap), **_with_interval(psnr, "psnr", bootstrap)},
+                 len(target), len(target), time.monotonic() - t0, extra)
+    t0 = time.monotonic()
+    ssim_b, psnr_b = _ssim_psnr_per_image(bicubic_degrade(target, size), target)
+    rows += _rows(f"bicubic.{entry.dataset}_{entry.resolution}_sr{size}", "baseline", entry.dataset,
+                  {**_with_interval(ssim_b, "ssim", bootstrap), **_with_interval(psnr_b, "psnr", bootstrap)},
+                  len(target), len(target), time.monotonic() - t0, extra)
+    gain = psnr - psnr_b
+    print(f"{model_id}: PSNR gain over bicubic {gain.mean():.3f} dB (paired over {len(gain)} test images; "
+          f"model better on {int((gain > 0).sum())})", file=sys.stderr)
+    return rows
+
+
+def main(model_ids: list[str]) -> None:
+    """Evaluate each model and append its rows to the results file."""
+    from zoo.registry import get
+
+    torch.set_num_threads(1)
+    for model_id in model_ids:
+        task = get(model_id).task
+        rows = evaluate_super_resolution(model_id) if task == "super-resolution" else evaluate_synthesis(model_id)
+        append_jsonl(results_path(), rows)
+        for r in rows:
+            ci = f" [{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]" if "ci95" in r else ""
+            print(f"{r['model_id']}\t{r['metric']}\t{r['value']:.4g}{ci}\tn={r['n']}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
