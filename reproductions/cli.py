@@ -119,7 +119,8 @@ def export(
     checkpoint_dir: Path = typer.Argument(..., help="run folder written by `train`"),
     out: Optional[Path] = typer.Option(None, help="parent folder of the model folders (default zoo/pretrained)"),
     model_id: Optional[str] = typer.Option(None, "--model-id", help="model id (default <family>.<dataset>_<resolution>[_suffix])"),
-    weights: str = typer.Option("ema", help="ema (the family's exported weights) or live (the trained module, not its average)"),
+    weights: str = typer.Option("ema", help="ema (the family's exported weights), live (the trained module, not its average) "
+                                            "or ema-debiased (the average without its initial weights' share)"),
 ) -> None:
     """Export a run's latest checkpoint as Hugging Face model folder(s)."""
     from reproductions.common.checkpoint import CheckpointError

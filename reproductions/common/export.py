@@ -76,8 +76,8 @@ def model_config(export: Export, model_id: str, meta: dict[str, Any], papers: li
             "world_size": cfg["world_size"],
             **meta["env"],
             "command": meta["command"],
-            "weights": "the trained generator itself (not its moving average)" if meta.get("weights") == "live"
-                       else "as the family exports them",
+            "weights": {"live": "the trained generator itself (not its moving average)"}.get(
+                meta.get("weights", ""), meta.get("weights") or "as the family exports them"),
             "hyperparameters": {k: v for k, v in cfg.items() if k not in ("family", "dataset", "seed", "world_size")},
         },
     }
@@ -121,7 +121,7 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
             f"- time: {t['seconds']} s on {t['hardware']}",
             f"- torch {t['torch']}, code commit {t['git_commit'] or 'unknown'}",
             f"- command: `{t['command']}`",
-            *([f"- weights: {t['weights']}"] if t.get("weights", "").startswith("the trained") else []),
+            *([f"- weights: {t['weights']}"] if t.get("weights", "as the family") != "as the family exports them" else []),
             f"- hyper-parameters: `{json.dumps(t['hyperparameters'], sort_keys=True)}`",
         ]),
         ("Papers reproduced", papers),
@@ -143,18 +143,32 @@ def export_run(run_dir: str | os.PathLike, out: str | os.PathLike | None = None,
                weights: str = "ema") -> list[Path]:
     """Export the latest checkpoint of a run folder as one model folder per model the family publishes.
 
-    weights="live" exports the trained module itself instead of its moving average (for a run whose average began
-    without warm-up and still mixes in the initial weights); the card says which.
+    weights="live" exports the trained module itself instead of its moving average; weights="ema-debiased" removes
+    the initial weights' share d**t from an average that began without warm-up (ema_t = d**t init + (1 - d**t) avg,
+    so avg = (ema_t - d**t init) / (1 - d**t), with the run's own seeded initialisation rebuilt); the card says which.
     """
-    if weights not in ("ema", "live"):
-        raise ValueError(f"weights must be 'ema' or 'live', got {weights!r}")
+    if weights not in ("ema", "live", "ema-debiased"):
+        raise ValueError(f"weights must be 'ema', 'live' or 'ema-debiased', got {weights!r}")
     tensors, meta = load_checkpoint(Path(run_dir))
     cfg = meta["config"]
     fam = load_family(cfg["family"])
     info = dataset_info(cfg["dataset"], cfg.get("resolution"))
+    torch.manual_seed(int(cfg["seed"]))  # as train() does: the same initial weights as the run
     trainer = fam.Trainer(cfg, info, torch.device("cpu"))
+    initial = {k: {n: t.clone() for n, t in m.state_dict().items()} for k, m in trainer.modules.items()}
     trainer.total_steps = int(meta["total_steps"])
     restore_state(trainer.modules, trainer.optimizers, tensors, meta)
+    if weights == "ema-debiased":
+        decay, steps = float(cfg.get("ema", cfg.get("ema_decay", 0.999))), int(meta["step"])
+        share = decay**steps
+        for avg in EMA_OF:
+            if avg in trainer.modules:
+                module = trainer.modules[avg]
+                params = dict(module.named_parameters())
+                state = {n: ((t - share * initial[avg][n]) / (1 - share) if n in params else t)
+                         for n, t in module.state_dict().items()}
+                module.load_state_dict(state)
+        meta = {**meta, "weights": f"ema-debiased (initial weights' share {share:.3f} removed)"}
     if weights == "live":
         for avg, live in EMA_OF.items():
             if avg in trainer.modules and live in trainer.modules:
