@@ -14,8 +14,10 @@ torch.compile (with --compile).
 """
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
+import json
 import os
 import sys
 import time
@@ -81,15 +83,31 @@ def load_model(mid: str, device: Any) -> Any:
 
     name = mid.split(":", 1)[1]
     torch.manual_seed(0)
-    config = {"arch": name, "channels": 1, "resolution": 28, "num_classes": 2 if name == "acgan" else 0, "arch_kwargs": {},
-              "dataset": "pneumoniamnist"}
-    return get_arch(name).from_config(config).eval().to(device)
+    cls = get_arch(name)
+    resolution = 28 if 28 in cls.resolutions else min(cls.resolutions)  # fastgan, spade, ddpm_cfg start at 32-64 px
+    config = {"arch": name, "channels": 1, "resolution": resolution, "num_classes": 2 if name in ("acgan", "spade") else 0,
+              "arch_kwargs": {}, "dataset": "pneumoniamnist"}
+    model = cls.from_config(config).eval()
+    if getattr(model, "returns_masks", False):  # SPADE samples its layouts from a bank of masks: a synthetic one
+        model.set_bank(*synthetic_masks(32, resolution, model.num_classes))
+    return model.to(device)
+
+
+def synthetic_masks(n: int, resolution: int, num_classes: int) -> tuple[Any, Any]:
+    """n lesion-like masks (filled ellipses of random size and place) and balanced labels: a mask bank without data."""
+    import torch
+
+    g = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, resolution), torch.linspace(-1, 1, resolution), indexing="ij")
+    c, r = torch.rand(n, 2, generator=g) - 0.5, 0.15 + 0.3 * torch.rand(n, 2, generator=g)
+    masks = (((xx - c[:, :1, None]) / r[:, :1, None]) ** 2 + ((yy - c[:, 1:, None]) / r[:, 1:, None]) ** 2 <= 1)
+    return masks[:, None].to(torch.uint8), torch.arange(n) % max(num_classes, 1)
 
 
 class Limits:
     """The dense-compute reference: a large float32 matmul and a large convolution, FLOPs counted the same way."""
 
-    def __init__(self, device: Any, quick: bool) -> None:
+    def __init__(self, device: Any, quick: bool, conv128: bool = False) -> None:
         import torch
         from torch.utils.flop_counter import FlopCounterMode
 
@@ -111,6 +129,16 @@ class Limits:
             self.matmul()
             self.convolution()
         self.shapes = {"matmul": [n, n, n], "conv": {"batch": batch, "channels": c, "hw": hw, "kernel": 3, "channels_last": True}}
+        self.conv128 = None
+        if conv128:  # 128 px benchmarks: also a convolution of their own shape (FastGAN's last level: 32 channels, 128x128)
+            c2, hw2, batch2 = (8, 32, 2) if quick else (32, 128, 16)
+            self.conv128 = torch.nn.Conv2d(c2, c2, 3, padding=1).to(device).eval().to(memory_format=torch.channels_last)
+            self.x128 = torch.randn(batch2, c2, hw2, hw2, device=device).contiguous(memory_format=torch.channels_last)
+            with torch.inference_mode(), FlopCounterMode(display=False) as fc:
+                self.conv128(self.x128)
+            self.conv128_flops = fc.get_total_flops()
+            self.convolution128()
+            self.shapes["conv128"] = {"batch": batch2, "channels": c2, "hw": hw2, "kernel": 3, "channels_last": True}
 
     def _sync(self) -> None:
         if self.device.type == "cuda":
@@ -132,6 +160,25 @@ class Limits:
             self.conv(self.x)
             self._sync()
             return self.conv_flops / (time.perf_counter() - t0)
+
+    def convolution128(self) -> float:
+        """FLOP/s of the 128 px convolution (0 when not built)."""
+        if self.conv128 is None:
+            return 0.0
+        with self.torch.inference_mode():
+            self._sync()
+            t0 = time.perf_counter()
+            self.conv128(self.x128)
+            self._sync()
+            return self.conv128_flops / (time.perf_counter() - t0)
+
+    def measure(self) -> dict[str, float]:
+        """One matmul, one convolution (and the 128 px one): FLOP/s each, and `limit`, the fastest of them."""
+        out = {"matmul_flops": self.matmul(), "conv_flops": self.convolution()}
+        if self.conv128 is not None:
+            out["conv128_flops"] = self.convolution128()
+        out["limit_flops"] = max(out.values())
+        return out
 
 
 def forward_flops(model: Any, batch: int, device: Any) -> float:
@@ -157,7 +204,8 @@ def workload(model: Any, batch: int, device: Any, module: Any) -> Callable[[], A
         if z.ndim == 4 and module is not model and next(module.parameters()).is_contiguous(memory_format=torch.channels_last):
             z = z.contiguous(memory_format=torch.channels_last)
         return lambda: module.sample(z, y)
-    x = torch.rand(batch, model.channels, model.resolution, model.resolution, device=device) * 2 - 1
+    size = int(getattr(model, "input_size", model.resolution))  # pix2pix with a low-resolution input
+    x = torch.rand(batch, model.channels, size, size, device=device) * 2 - 1
     if module is not model and any(p.ndim == 4 and p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous()
                                    for p in module.parameters()):
         x = x.contiguous(memory_format=torch.channels_last)
@@ -166,6 +214,8 @@ def workload(model: Any, batch: int, device: Any, module: Any) -> Callable[[], A
 
 def api_call(model: Any, batch: int, images: Any) -> Callable[[], Any]:
     """The public API at this batch size: generate(batch) or translate(batch images)."""
+    if model.task == "synthesis" and getattr(model, "returns_masks", False):  # SPADE: (image, mask) pairs
+        return lambda: list(model.iter_pairs(batch, seed=0, batch_size=batch))
     if model.task == "synthesis":
         return lambda: model.generate(batch, seed=0, batch_size=batch)
     imgs = images[:batch] if len(images) >= batch else images.repeat((batch + len(images) - 1) // len(images), 1, 1, 1)[:batch]
@@ -190,11 +240,26 @@ def real_images(model: Any, n: int) -> Any:
         return torch.randint(0, 256, (n, model.channels, model.resolution, model.resolution), dtype=torch.uint8)
 
 
-def time_cell(fn: Callable[[], Any], limits: Limits, reps: int, sync: Callable[[], None], min_time: float) -> dict[str, list[float]]:
-    """Seconds per call of fn, each repetition followed by one matmul and one convolution (FLOP/s)."""
+def time_cell(fn: Callable[[], Any], limits: Limits, reps: int, sync: Callable[[], None], min_time: float,
+              extra: bool = False) -> dict[str, list[float]]:
+    """Seconds per call of fn, each repetition followed by one matmul and one convolution (FLOP/s); `extra`: every
+    reference of `limits.measure()` (the 128 px convolution too) and their maximum, `limit_flops`."""
     fn()  # warm-up
     sync()
     out: dict[str, list[float]] = {"seconds": [], "matmul_flops": [], "conv_flops": []}
+    if extra:
+        for _ in range(reps):
+            calls, t_total = 0, 0.0
+            while calls == 0 or t_total < min_time:
+                t0 = time.perf_counter()
+                fn()
+                sync()
+                t_total += time.perf_counter() - t0
+                calls += 1
+            out["seconds"].append(t_total / calls)
+            for k, v in limits.measure().items():
+                out.setdefault(k, []).append(v)
+        return out
     for _ in range(reps):
         calls, t_total = 0, 0.0
         while calls == 0 or t_total < min_time:
@@ -272,6 +337,280 @@ def _autocast(device: Any):  # noqa: ANN202
         yield
 
 
+# ----------------------------------------------------------------------------------------------------------------------
+# 128 px (--res128): the generators of the 128 px families, their throughput against the limit and their peak memory
+
+GEN128 = {"fastgan": "fastgan-bn", "spade": "spade", "pix2pix": "pix2pix"}  # generator -> its case in bench/training_128.py
+MEM_GROWTH_GOAL = 2 * 2**20  # bytes: the larger streaming run's peak RSS may exceed the smaller run's by at most this
+
+
+def build_128(name: str, folder: Path) -> Path:
+    """A 128 px generator with the settings the 128 px runs train (bench/training_128.py CASES), random weights (the same
+    FLOPs and memory as trained ones), saved as a model folder (zoo.save_folder) for zoo.load_folder; SPADE gets the
+    BUSI training masks as its bank (synthetic masks without the data)."""
+    import torch
+
+    import zoo
+    from bench.training_128 import RESOLUTION, case_config
+    from reproductions.common.data import dataset_info
+    from reproductions.common.family import load_family
+    from zoo.archs import get_arch
+
+    family, dataset, ov = case_config(GEN128[name])
+    cfg = load_family(family).Config(**{k: v for k, v in ov.items()})
+    classes = len(dataset_info(dataset, RESOLUTION).class_names)
+    torch.manual_seed(0)
+    if name == "fastgan":
+        model = get_arch("fastgan")(channels=1, resolution=RESOLUTION, num_classes=classes if cfg.conditional else 0,
+                                    z_dim=cfg.z_dim, base=cfg.g_base)
+    elif name == "spade":
+        model = get_arch("spade")(channels=1, resolution=RESOLUTION, num_classes=classes, z_dim=cfg.z_dim, base=cfg.g_base)
+        try:
+            from reproductions.common.data import load_data
+
+            split = load_data(dataset_info(dataset, RESOLUTION), "train")
+            model.set_bank(split["masks"], split["labels"])
+        except Exception as e:  # noqa: BLE001 - data absent: lesion-like synthetic masks (same cost per image)
+            log(f"BUSI masks unavailable ({e}); synthetic masks as SPADE's bank")
+            model.set_bank(*synthetic_masks(64, RESOLUTION, classes))
+    else:
+        model = get_arch("pix2pix")(channels=1, resolution=RESOLUTION, base=cfg.base, depth=cfg.depth,
+                                    input_size=cfg.input_resolution if cfg.lowres_input else None)
+    model.eval()
+    out = folder / f"{name}_{RESOLUTION}"
+    zoo.save_folder(model, out, f"# {name} {RESOLUTION} px, random weights (bench/generation.py --res128)\n",
+                    {**model.config, "dataset": dataset})
+    return out
+
+
+def inputs_128(model: Any, n: int) -> Any:
+    """uint8 low-resolution inputs for pix2pix: chest X-ray test images downsampled (antialiased bicubic) to the model's
+    input size, as its training prepares them; random pixels without the data."""
+    import torch
+    import torch.nn.functional as F
+
+    size = int(getattr(model, "input_size", model.resolution))
+    try:
+        from reproductions.common.data import dataset_info, load_data
+
+        imgs = load_data(dataset_info(str(model.config.get("dataset", "chestxray")), model.resolution), "test")["images"][:n]
+        low = F.interpolate(imgs.float(), size=(size, size), mode="bicubic", align_corners=False, antialias=True)
+        imgs = low.clamp(0, 255).round().to(torch.uint8)
+    except Exception as e:  # noqa: BLE001
+        log(f"real images unavailable ({e}); using random pixels")
+        imgs = torch.randint(0, 256, (n, model.channels, size, size), dtype=torch.uint8)
+    if len(imgs) < n:
+        imgs = imgs.repeat((n + len(imgs) - 1) // len(imgs), 1, 1, 1)[:n]
+    return imgs
+
+
+def memory_child_128(folder: str, n: int, inputs: str, out_file: str) -> dict[str, Any]:
+    """In a fresh process: zoo.load_folder, then n images streamed to a file in batches of 64 (iter_generate;
+    SPADE iter_pairs, images and masks; pix2pix translate() per batch of inputs read from a memory-mapped .npy);
+    the RSS after every batch and the peak."""
+    import numpy as np
+    import torch
+
+    import zoo
+    from bench.training_128 import max_rss_bytes, rss_bytes, ru_maxrss_bytes
+
+    model = zoo.load_folder(folder)
+    base = rss_bytes()
+    trace: list[int] = []
+    t0 = time.perf_counter()
+    with open(out_file, "wb") as f:
+        if getattr(model, "returns_masks", False):
+            for images, masks, _ in model.iter_pairs(n, seed=0, batch_size=64):
+                f.write(images.numpy().tobytes())
+                f.write(masks.numpy().tobytes())
+                trace.append(rss_bytes())
+        elif model.task == "synthesis":
+            for images, _ in model.iter_generate(n, seed=0, batch_size=64):
+                f.write(images.numpy().tobytes())
+                trace.append(rss_bytes())
+        else:
+            src = np.load(inputs, mmap_mode="r")
+            for i in range(0, n, 64):
+                idx = np.arange(i, min(i + 64, n)) % len(src)
+                f.write(model.translate(torch.from_numpy(np.ascontiguousarray(src[idx])), batch_size=64).numpy().tobytes())
+                trace.append(rss_bytes())
+        f.flush()
+        os.fsync(f.fileno())
+    seconds = time.perf_counter() - t0
+    return {"n": n, "rss_after_load_bytes": base, "rss_after_batch_bytes": trace, "peak_rss_bytes": max_rss_bytes(),
+            "ru_maxrss_bytes": ru_maxrss_bytes(),
+            "seconds": seconds, "images_per_s": n / seconds, "bytes_written": os.path.getsize(out_file)}
+
+
+def memory_128(name: str, folder: Path, counts: list[int], inputs: Path, work: Path) -> dict[str, Any]:
+    """Peak RSS of streaming `counts` images to disk, each count in a fresh process (the first is also the warm-up)."""
+    from bench.training_128 import run_child
+
+    runs = []
+    for n in counts:
+        log(f"{name}: peak memory of streaming {n} images to disk (fresh process)")
+        out_file = work / f"{name}-{n}.u8"
+        runs.append(run_child([str(Path(__file__).resolve()), "--memory-child", str(folder), "--mem-n", str(n),
+                               "--mem-inputs", str(inputs), "--mem-file", str(out_file)]))
+        out_file.unlink(missing_ok=True)
+    small, large = runs[0], runs[-1]
+    growth = large["peak_rss_bytes"] - small["peak_rss_bytes"]
+    per_image = growth / max(large["n"] - small["n"], 1)
+    return {"runs": runs, "peak_growth_bytes": growth, "growth_per_1000_images_bytes": 1000 * per_image,
+            "bounded": growth <= MEM_GROWTH_GOAL,
+            "projected_peak_100k_bytes": large["peak_rss_bytes"] + max(per_image, 0) * (100_000 - large["n"]),
+            "if_kept_100k_bytes": 100_000 * large["bytes_written"] / large["n"]}
+
+
+def main_128(args: Any) -> dict[str, Any]:
+    """--res128: throughput of each 128 px generator at batch 64 and 1024 against the limit (goal >= 50%), and the peak
+    memory of streaming many images to disk."""
+    import shutil
+    import tempfile
+
+    import numpy as np
+    import torch
+
+    import zoo
+
+    device = torch.device("cpu")
+    env = environment()
+    batches = [int(b) for b in args.batch_sizes.split(",")]
+    counts = [int(n) for n in args.mem_images.split(",") if n] if args.mem_images else []
+    limits = Limits(device, args.quick, conv128=True)
+    names = [m for m in (args.models.split(",") if args.models else GEN128) if m]
+    work = Path(tempfile.mkdtemp(prefix="medzoo-bench-gen128-"))
+    result: dict[str, Any] = {"benchmark": "generation_128", "environment": env, "device": str(device), "resolution": 128,
+                              "models_from": "random weights with the 128 px runs' settings (bench/training_128.py CASES), "
+                                             "saved and loaded as model folders",
+                              "batch_sizes": batches, "goal": {"batched_fraction_of_limit": GOAL, "memory_growth_bytes": MEM_GROWTH_GOAL},
+                              "limit_shapes": limits.shapes, "models": {}, "notes": []}
+    rows, mem_rows, goals = [], [], []
+    date = env["date"]
+    try:
+        for name in names:
+            folder = build_128(name, work)
+            model = zoo.load_folder(folder)
+            entry: dict[str, Any] = {"task": model.task, "arch": model.arch_name, "config": model.config,
+                                     "params": sum(p.numel() for p in model.parameters()), "cells": {}}
+            images = inputs_128(model, max(batches)) if model.task == "translation" else None
+            for b in batches:
+                flops = forward_flops(model, b, device)
+                fn = api_call(model, b, images)
+                reps = args.reps if b <= 256 else args.large_reps
+                log(f"{name} 128 px batch {b} ({reps} reps)")
+                cell = time_cell(fn, limits, reps, lambda: None, min_time=0.0, extra=True)
+                ips = [b / t for t in cell["seconds"]]
+                frac = [flops * b / t / lim for t, lim in zip(cell["seconds"], cell["limit_flops"])]
+                cell.update({"flops_per_image": flops, "images_per_s": ips, "fraction_of_limit": frac,
+                             "achieved_flops": [flops * b / t for t in cell["seconds"]]})
+                entry["cells"][str(b)] = cell
+                f50 = summary(frac)["p50"]
+                rows.append({"model": f"{name} 128px", "batch": b, "img/s": summary(ips)["p50"], "MFLOP/img": flops / 1e6,
+                             "GFLOP/s": summary(cell["achieved_flops"])["p50"] / 1e9,
+                             "limit GF/s": summary(cell["limit_flops"])["p50"] / 1e9, "of limit": f"{100 * f50:.0f}%",
+                             "goal": f">={100 * GOAL:.0f}%"})
+                goals.append({"figure": f"{name} 128 px: {'iter_pairs' if getattr(model, 'returns_masks', False) else 'generate' if model.task == 'synthesis' else 'translate'}"
+                                        f"() at batch {b}, share of the measured limit (p50 of {reps})",
+                              "value": f"{100 * f50:.0f}%", "unit": "", "goal": f">= {100 * GOAL:.0f}%", "met": f50 >= GOAL,
+                              "date": date})
+            if args.profile_128:
+                entry["profile"] = profile_generation(model, images, limits)
+            if counts:
+                inputs = work / f"{name}-inputs.npy"
+                src = images if images is not None else torch.zeros(1, 1, 1, 1, dtype=torch.uint8)
+                np.save(inputs, src.numpy())
+                mem = memory_128(name, folder, counts, inputs, work)
+                entry["memory"] = mem
+                for r in mem["runs"]:
+                    mem_rows.append({"model": f"{name} 128px", "images": r["n"], "streamed img/s": r["images_per_s"],
+                                     "after load MB": r["rss_after_load_bytes"] / 2**20,
+                                     "peak MB": r["peak_rss_bytes"] / 2**20,
+                                     "written MB": r["bytes_written"] / 2**20})
+                goals.append({"figure": f"{name} 128 px: peak RSS streaming {counts[-1]:,} images to disk in batches of 64 "
+                                        f"(vs {counts[0]:,}: {mem['peak_growth_bytes'] / 2**20:+.1f} MB; keeping 100,000 would "
+                                        f"take {mem['if_kept_100k_bytes'] / 2**30:.1f} GB)",
+                              "value": f"{mem['runs'][-1]['peak_rss_bytes'] / 2**20:.0f} MB", "unit": "",
+                              "goal": f"bounded: <= {MEM_GROWTH_GOAL / 2**20:.0f} MB more for {counts[-1] // max(counts[0], 1)}x the images",
+                              "met": mem["bounded"], "date": date})
+            result["models"][name] = entry
+            del model
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print()
+    table(rows, title=f"generation at 128 px on {device} ({env['machine']}), load {env['loadavg_start']}")
+    if mem_rows:
+        print()
+        table(mem_rows, title="peak memory of streaming images to disk (fresh process each)")
+    result.update({"table": rows, "memory_table": mem_rows, "goals": goals,
+                   "more_tables": [{"title": "Peak memory of streaming images to disk (fresh process each; the larger "
+                                             "count bounds what 100,000 take)", "rows": mem_rows}] if mem_rows else []})
+    result["notes"] += notes_128(result)
+    path = save(args.name, result, args.out)
+    log(f"wrote {path}")
+    return result
+
+
+def profile_generation(model: Any, images: Any, limits: Limits, batch: int = 64) -> dict[str, Any]:
+    """torch.profiler on one public-API call at `batch`: self time per operator, grouped into convolution, matmul and
+    other; the FLOP/s the convolutions reach by themselves against the limit measured right after."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bench.training_128 import _category
+
+    fn = api_call(model, batch, images)
+    fn()
+    with FlopCounterMode(display=False) as fc:
+        fn()
+    counts = {str(k): v for k, v in fc.get_flop_counts().get("Global", {}).items()}
+    conv_flops = sum(v for k, v in counts.items() if "conv" in k)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        t0 = time.perf_counter()
+        fn()
+        wall = time.perf_counter() - t0
+    limit = limits.measure()["limit_flops"]
+    events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in events) / 1e6
+    cats: dict[str, float] = {}
+    for e in events:
+        cats[_category(e.key)] = cats.get(_category(e.key), 0.0) + e.self_cpu_time_total / 1e6
+    conv_s = cats.get("convolution", 0.0)
+    top = sorted(events, key=lambda e: -e.self_cpu_time_total)[:12]
+    del torch
+    return {"batch": batch, "wall_s": wall, "self_cpu_s": total, "limit_flops": limit, "flop_counts": counts,
+            "seconds_by_category": cats, "share_by_category": {k: v / total for k, v in cats.items()},
+            "conv_flops_per_s": conv_flops / conv_s if conv_s else None,
+            "conv_fraction_of_limit": conv_flops / conv_s / limit if conv_s else None,
+            "top_ops": [{"op": e.key, "self_s": e.self_cpu_time_total / 1e6, "share": e.self_cpu_time_total / 1e6 / total,
+                         "calls": e.count} for e in top]}
+
+
+def notes_128(result: dict[str, Any]) -> list[str]:
+    """Why a generator missed the goal, from its profile."""
+    out = []
+    for name, m in result["models"].items():
+        prof = m.get("profile")
+        missed = [b for b, c in m["cells"].items() if summary(c["fraction_of_limit"])["p50"] < GOAL]
+        if not prof or not missed:
+            continue
+        share = prof["share_by_category"]
+        conv = prof.get("conv_fraction_of_limit")
+        top = ", ".join(f"{t['op']} {100 * t['share']:.0f}%" for t in prof["top_ops"][:5])
+        out.append(f"{name} 128 px: below {100 * GOAL:.0f}% of the limit at batch {', '.join(missed)}. Profile of one call at "
+                   f"batch {prof['batch']}: convolutions {100 * share.get('convolution', 0):.0f}% of the operator time, "
+                   f"matmuls {100 * share.get('matmul', 0):.0f}%, everything else {100 * share.get('other', 0):.0f}%; the "
+                   f"convolutions alone run at {'?' if conv is None else f'{100 * conv:.0f}%'} of the limit. "
+                   f"Top operators: {top}.")
+    if result["models"] and any(m.get("memory") for m in result["models"].values()):
+        out.append("Peak memory: 100,000 images at 128 px would take tens of minutes per generator on these 2 shared cores, "
+                   "so two smaller counts are streamed to disk, each in a fresh process; the larger count's peak is the "
+                   "bound when it does not exceed the smaller count's (nothing accumulates per image), and "
+                   "`projected_peak_100k_bytes` extends any growth measured to 100,000 images.")
+    return out
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--batch-sizes", default="1,64,1024")
@@ -288,7 +627,30 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="also time every registered architecture with random weights (same FLOPs as a trained model)")
     p.add_argument("--name", default="generation", help="results file name (bench/results/<name>.json)")
     p.add_argument("--tiny-cache", default=None, help="folder for the tiny models (default ~/.cache/medzoo/bench-tinyzoo)")
+    p.add_argument("--res128", action="store_true",
+                   help="the 128 px generators (fastgan, spade, pix2pix 64->128): batch 64 and 1024 against the limit, "
+                        "and the peak memory of streaming images to disk; writes generation_128.json")
+    p.add_argument("--large-reps", type=int, default=1, help="--res128: repetitions at batch sizes above 256")
+    p.add_argument("--mem-images", default="64,256",
+                   help="--res128: image counts streamed to disk, each in a fresh process (first: warm-up and reference)")
+    p.add_argument("--no-profile", dest="profile_128", action="store_false", help="--res128: skip the profile of each generator")
+    p.add_argument("--memory-child", default="", help=argparse.SUPPRESS)
+    p.add_argument("--mem-n", type=int, default=0, help=argparse.SUPPRESS)
+    p.add_argument("--mem-inputs", default="", help=argparse.SUPPRESS)
+    p.add_argument("--mem-file", default="", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.memory_child:
+        r = memory_child_128(args.memory_child, args.mem_n, args.mem_inputs, args.mem_file)
+        print(json.dumps(r))
+        return r
+    if args.res128:
+        if args.name == "generation":
+            args.name = "generation_128"
+        if args.batch_sizes == "1,64,1024":
+            args.batch_sizes = "64,1024"
+        if args.quick:
+            args.batch_sizes, args.reps, args.large_reps, args.mem_images = "4,8", 1, 1, "4,8"
+        return main_128(args)
     if args.quick:
         args.batch_sizes, args.reps, args.variant_batch, args.probe_batch = "1,8", 1, 8, 4
 

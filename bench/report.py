@@ -40,8 +40,9 @@ def _env_line(env: dict[str, Any]) -> str:
 
 def section(name: str, data: dict[str, Any]) -> str:
     title = {"generation": "Generation throughput", "training": "Training loop overhead", "loading": "Start-up latency",
-             "catalog_scale": "Catalog at scale"}.get(name, name)
-    if name.startswith("generation") and name != "generation":
+             "catalog_scale": "Catalog at scale", "training_128": "Training at 128 px",
+             "generation_128": "Generation at 128 px"}.get(name, name)
+    if name.startswith("generation") and name not in ("generation", "generation_128"):
         title = f"Generation throughput ({name})"
     if name.startswith("catalog_scale") and name != "catalog_scale":
         title = f"Catalog at scale ({name})"
@@ -52,6 +53,12 @@ def section(name: str, data: dict[str, Any]) -> str:
     if data.get("variants_table"):
         lines.append("\nVariants on the batched path, timed side by side:\n")
         lines.append(md_table(data["variants_table"]))
+    for extra in data.get("more_tables", []):  # further tables of a result file (e.g. peak memory), each with its title
+        lines.append(f"\n{extra['title']}:\n")
+        lines.append(md_table(extra["rows"]))
+    notes = data.get("notes") or []  # why a goal was missed, from the run's profiles
+    if notes:
+        lines.append("\nNotes:\n\n" + "\n".join(f"- {n}" for n in ([notes] if isinstance(notes, str) else notes)) + "\n")
     if name == "loading" and "cli_heavy_modules" in data:
         mods = data["cli_heavy_modules"]
         lines.append("\nHeavy modules imported by the command: " + "; ".join(f"{k}: {', '.join(v) or 'none'}" for k, v in mods.items()) + "\n")

@@ -67,8 +67,7 @@ def plain_run(dataset: str, steps: int, batch: int, seed: int = 0) -> dict[str, 
         imgs = f["train_images"][: steps * batch]
     x_all = torch.from_numpy(imgs).unsqueeze(1).float() / 127.5 - 1
     torch.manual_seed(seed)
-    g = DCGANGenerator({"arch": "dcgan", "channels": 1, "resolution": 28, "num_classes": 0,
-                        "arch_kwargs": {"z_dim": cfg.z_dim, "base": cfg.g_base}})
+    g = DCGANGenerator(channels=1, resolution=28, z_dim=cfg.z_dim, base=cfg.g_base)
     d = Discriminator(1, cfg.d_base)
     init_dcgan(g)
     init_dcgan(d)

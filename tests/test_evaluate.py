@@ -59,6 +59,9 @@ def env(zoo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEDZOO_REGISTRY", str(zoo_dir / "models.json"))
     monkeypatch.setenv("MEDZOO_RESULTS", str(tmp_path / "evaluations.jsonl"))
     monkeypatch.setenv("MEDZOO_UTILITY", str(tmp_path / "utility.jsonl"))
+    for var, name in (("MEDZOO_FIDELITY", "fidelity.jsonl"), ("MEDZOO_SANITY", "sanity.jsonl"), ("MEDZOO_MEMORIZATION", "memorization.jsonl")):
+        monkeypatch.setenv(var, str(tmp_path / name))
+    monkeypatch.setenv("MEDZOO_STUDY_DIR", str(tmp_path / "work"))
     return tmp_path
 
 
@@ -113,6 +116,11 @@ def test_conditional_eval_has_balanced_generation_and_cas(env):
     cas = {(r["model_id"], r["metric"]): r["value"] for r in rows if r["metric"].startswith("cas")}
     assert set(cas) == {(m, k) for m in (ACGAN, "real-train.breastmnist") for k in ("cas_acc", "cas_auc")}
     assert all(0 <= v <= 1 for v in cas.values())
+    # CAS and its floor choose their checkpoint the same way; the synthetic labels follow the train split's priors
+    assert {r["selection"] for r in rows if r["metric"].startswith("cas")} == {"real-val"}
+    assert {r.get("label_prior") for r in rows if r["model_id"] == ACGAN and r["metric"].startswith("cas")} == {"train"}
+    y = protocol.prior_labels(p, 546, 0)
+    assert torch.bincount(y).tolist() == [147, 399]  # BreastMNIST train: 147 malignant, 399 normal/benign
 
 
 def test_translation_evals(env):
@@ -171,15 +179,17 @@ def test_cli_errors_are_one_line(env, monkeypatch, capsys):
 
 
 def test_utility_study_resumes(env):
-    assert utility.arms("breastmnist") == ["none", "classical", f"gan:{ACGAN}", f"classical+gan:{ACGAN}"]
-    assert utility.run(["breastmnist"], seeds=(0,), fractions=(0.01,), recipe=TINY) == 4
+    """The no-generator arms of the fair study (generator arms: tests/test_study_pipeline.py)."""
+    assert utility.arms("breastmnist", seed=3) == ["none", "classical"]
+    assert utility.run(["breastmnist"], seeds=(0,), fractions=(0.01,), recipe=TINY, gen_seeds=()) == 2
     cells = read_jsonl(env / "utility.jsonl")
-    assert [c["arm"] for c in cells] == utility.arms("breastmnist") and all(0 <= c["auc"] <= 1 for c in cells)
-    gan = cells[2]
-    assert gan["n_real"] == 1 + 4 and gan["n_synthetic"] == gan["n_real"] and gan["ratio"] == 1.0  # 1% of 147 and of 399
+    assert [c["arm"] for c in cells] == ["none", "classical"] and all(0 <= c["auc"] <= 1 for c in cells)
+    assert cells[0]["n_real"] == 1 + 4 and cells[0]["n_val"] == 1 + 1 and cells[0]["n_synthetic"] == 0  # 1% of 147/399, of 21/57
+    assert cells[0]["subset_sha256"] == cells[1]["subset_sha256"] and cells[0]["steps"] == cells[1]["steps"]
+    assert utility.check_rows(cells) == []
     with open(env / "utility.jsonl", "a") as f:
         f.write('{"dataset": "breastmn')  # a run killed mid-write
-    assert utility.run(["breastmnist"], seeds=(0,), fractions=(0.01,), recipe=TINY) == 0
+    assert utility.run(["breastmnist"], seeds=(0,), fractions=(0.01,), recipe=TINY, gen_seeds=()) == 0
 
 
 def test_utility_report_and_figures(env):
@@ -198,6 +208,10 @@ def test_utility_report_and_figures(env):
     assert table.loc[table["fraction"] == 0.1, "published_auc"].isna().all()
     written = plots.main(env / "figures", recipe=TINY)
     assert [p.name for p in written] == ["utility_breastmnist.png"] and written[0].stat().st_size > 1000
+    from reproductions.evaluate import stats
+
+    g = stats.gains(utility.load(recipe=TINY))
+    assert set(g["arm"]) == {"classical"} and g["pairs"].tolist() == [3, 3] and (g["gain"] == 0.0).all()
 
 
 def test_utility_refuses_a_second_runner(env):
@@ -210,7 +224,7 @@ def test_utility_refuses_a_second_runner(env):
 
 
 def test_shards_split_the_plan_without_overlap(env):
-    cells = utility.plan(["pneumoniamnist", "breastmnist"], seeds=(0, 1, 2))
+    cells = utility.plan(["pneumoniamnist", "breastmnist"], seeds=(0, 1, 2, 3, 4))
     shards = [{c for c in cells if c.shard(4) == i} for i in range(4)]
     assert set().union(*shards) == set(cells) and sum(map(len, shards)) == len(cells)
     assert all(shards), "every shard gets work"

@@ -67,6 +67,10 @@ def test_memorization_check_is_resumable_and_flags_card_and_registry(env, monkey
     card = memorization.flag(ACGAN, rows)
     assert "## Memorization" in card.read_text() and get(ACGAN).extra["memorization"]["verdict"] == memorization.verdict(rows)
     zoo.load(ACGAN)  # the re-registered checksums match the rewritten card
+    from reproductions.evaluate.cards import update_card
+
+    update_card(ACGAN)  # `medzoo eval` rewriting the card keeps the verdict in the registry
+    assert get(ACGAN).extra["memorization"]["verdict"] == memorization.verdict(rows)
     paired = memorization.check(PIX, spaces=("pixels",), pictures=env / "pictures")
     assert paired[0]["reference"] == "bicubic" and 0 <= paired[0]["share_closer_to_train_than_target"] <= 1
     table = report.memorization_table()
@@ -85,7 +89,7 @@ def test_fidelity_at_equal_n_with_intervals_and_cross_space(env):
     assert first["label_prior"] == "train" and first["fid_ci95"][0] < first["fid"] < first["fid_ci95"][1]
     assert "fid_ci95" not in next(r for r in rows if r["features"] == "pixels"), "the cross-check space has point estimates"
     assert equal_n.run_model(ACGAN, draws=(0, 1), b=5) == []
-    assert equal_n.to_evaluations(rows) == 8
+    assert equal_n.sync_evaluations() == 8 and equal_n.sync_evaluations() == 0  # first draw, 4 metrics, model + floor
     ev = load_rows()
     assert set(ev["protocol"]) == {"equal-n"} and (ev["n"] == 546).all()
     assert ev.loc[ev["metric"].isin(["fid", "kid_mean"]), "ci_low"].notna().all()

@@ -104,13 +104,21 @@ def citation_lines(config: dict[str, Any], hub_repo: str | None = None) -> list[
     return lines
 
 
-def with_citation(card: str, config: dict[str, Any], hub_repo: str | None = None) -> str:
-    """The card with its Citation section written anew (appended when it has none)."""
-    section = "\n".join([f"## {CITATION}", "", *citation_lines(config, hub_repo), ""])
-    pattern = re.compile(rf"^## {CITATION}\n.*?(?=^## |\Z)", re.S | re.M)
+def with_section(card: str, heading: str, lines: list[str], before: str | None = None) -> str:
+    """The card with its `## heading` section written anew; a new one goes before `## before` (or at the end)."""
+    section = "\n".join([f"## {heading}", "", *lines, ""])
+    pattern = re.compile(rf"^## {re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(card):
         return pattern.sub(lambda _: section + "\n", card, count=1).rstrip("\n") + "\n"
+    if before and f"\n## {before}\n" in card:
+        head, tail = card.split(f"\n## {before}\n", 1)
+        return f"{head}\n{section}\n## {before}\n{tail}"
     return card.rstrip("\n") + "\n\n" + section
+
+
+def with_citation(card: str, config: dict[str, Any], hub_repo: str | None = None) -> str:
+    """The card with its Citation section written anew (appended when it has none)."""
+    return with_section(card, CITATION, citation_lines(config, hub_repo))
 
 
 def split_card(card: str) -> tuple[dict[str, Any], str]:

@@ -132,7 +132,7 @@ def _fidelity(files: dict[str, bytes]) -> str:
     if cas:
         parts += ["CAS (classifier trained on as many synthetic images as the train split has, train-split class "
                   "proportions; it and its real-data floor choose their checkpoint on the real validation split):\n",
-                  table(["Model", "Kind", "CAS AUC", "CAS ACC", "n"], cas)]
+                  table(["Model", "Kind", "CAS AUC", "CAS ACC", "n", f"Quality gate (AUC > {0.5 + utility.GATE_MARGIN:g})"], cas)]
     return "\n".join(parts)
 
 
@@ -147,7 +147,10 @@ def _cas_rows() -> list[tuple]:
     out = []
     for model_id, g in df.groupby("model_id", sort=True):
         v = dict(zip(g["metric"], g["value"]))
-        out.append((esc(model_id), g["kind"].iloc[0], _f(v.get("cas_auc")), _f(v.get("cas_acc")), int(g["n"].iloc[0])))
+        kind = g["kind"].iloc[0]
+        auc = v.get("cas_auc")
+        gate = "" if kind != "model" or auc is None else ("passes" if auc > 0.5 + utility.GATE_MARGIN else "**fails**")
+        out.append((esc(model_id), kind, _f(auc), _f(v.get("cas_acc")), int(g["n"].iloc[0]), gate))
     return out
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from reproductions.common.data import dataset_info
 from reproductions.evaluate.results import load_rows
-from zoo.card import PIPELINE_TAGS, with_citation, with_model_index
+from zoo.card import PIPELINE_TAGS, with_citation, with_model_index, with_section
 
 METRIC_NAMES = {"fid": "FID", "kid_mean": "KID (mean)", "kid_std": "KID (std over subsets)", "precision": "precision (k=3)",
                 "recall": "recall (k=3)", "cas_acc": "CAS accuracy", "cas_auc": "CAS AUC", "ssim": "SSIM", "psnr": "PSNR (dB)"}
@@ -22,13 +22,13 @@ def latest(rows: pd.DataFrame) -> pd.DataFrame:
     return rows.sort_values("recorded_at").groupby(keys, dropna=False, sort=False).tail(1)
 
 
-def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame) -> list[dict[str, Any]]:
+def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame, resolution: int | None = None) -> list[dict[str, Any]]:
     """Hugging Face `model-index` of one model from its rows: one result per reference set, in the form
     `huggingface_hub.repocard_data.model_index_to_eval_results` reads and `eval_results_to_model_index` writes back
     unchanged. The reference's split is the dataset split, a class subset of it ("test:pneumonia") the dataset
     config, the feature space each metric's config; no `source` (the Hub needs a URL with it; the rows live in
     reproductions/results/evaluations.jsonl)."""
-    info = dataset_info(dataset)
+    info = dataset_info(dataset, resolution if resolution and resolution != 28 else None)
     results = []
     rows = latest(rows).assign(features=lambda d: d["features"].fillna(""))
     for reference, group in rows.groupby("reference", sort=True):
@@ -50,6 +50,28 @@ def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame) -> l
     return [{"name": model_id, "results": results}]
 
 
+def measured_lines(model_id: str, dataset: str, resolution: int) -> list[str]:
+    """The card's table of measured figures: the model's latest rows and, beside them, the floor or baseline rows of
+    the same dataset, protocol and reference (same n), with 95% intervals where the row has one."""
+    rows = latest(load_rows())
+    mine = rows[rows["model_id"] == model_id]
+    protocols = set(mine["protocol"].dropna()) if "protocol" in mine else set()
+    others = rows[(rows["dataset"] == dataset) & rows["kind"].isin(["floor", "baseline"])]
+    if "protocol" in rows and protocols:
+        others = others[others["protocol"].isin(protocols)]
+    if "resolution" in rows and resolution != 28:
+        others = others[others["resolution"] == resolution]
+    out = ["| compared | metric | value | 95% interval | n | reference | features |", "|---|---|---|---|---|---|---|"]
+    for r in pd.concat([mine, others[others["metric"].isin(mine["metric"])]]).itertuples():
+        ci = getattr(r, "ci95", None)
+        ci_text = f"{ci[0]:.4g} to {ci[1]:.4g}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
+        feats = r.features if isinstance(r.features, str) else ""
+        out.append(f"| {r.model_id} ({r.kind}) | {METRIC_NAMES.get(r.metric, r.metric)} | {r.value:.4g} | {ci_text} | {int(r.n)} | "
+                   f"{r.reference} | {feats} |")
+    out += ["", f"Rows from `reproductions/results/evaluations.jsonl` (command, commit, hardware and seconds in each row)."]
+    return out
+
+
 def update_card(model_id: str) -> Path | None:
     """Rewrite the bundled card of `model_id` with its stored results (when it has any) and its citation, and
     re-register it; None when it is not bundled."""
@@ -66,9 +88,13 @@ def update_card(model_id: str) -> Path | None:
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     card = readme.read_text(encoding="utf-8")
     if not rows.empty:
-        card = with_model_index(card, model_index(model_id, entry.task, entry.dataset, rows))
+        card = with_model_index(card, model_index(model_id, entry.task, entry.dataset, rows, entry.resolution))
+        card = with_section(card, "Measured", measured_lines(model_id, entry.dataset, entry.resolution), before="Papers reproduced")
     tmp = folder / ".README.md.tmp"
     tmp.write_text(with_citation(card, config, entry.hub_repo), encoding="utf-8")
     tmp.replace(readme)
-    register(entry_from_folder(folder, revision=entry.revision, hub_repo=entry.hub_repo))
+    new = entry_from_folder(folder, revision=entry.revision, hub_repo=entry.hub_repo)
+    if "memorization" in entry.extra:  # the memorization check's verdict (reproductions/evaluate/memorization.py) stays
+        new.extra = {**new.extra, "memorization": entry.extra["memorization"]}
+    register(new)
     return readme

@@ -191,7 +191,8 @@ def _row(model_id: str, kind: str, dataset: str, draw: int, m: dict[str, Any], n
 def run_model(model_id: str, draws: Optional[Sequence[int]] = None, path: Optional[Path] = None,
               data_dir: Optional[str] = None, b: int = BOOTSTRAP, spaces: Sequence[str] = SPACES) -> list[dict[str, Any]]:
     """Measure one model's draws (and its dataset's floor once) in each space, where not stored yet; append and return
-    the rows. The cross-check spaces (all but the first) get point estimates only (no bootstrap)."""
+    the rows. Bootstrap intervals for the first draw and the floor in the first space; the other draws and the
+    cross-check spaces get point estimates (their spread over draws is reported beside the interval)."""
     from zoo.registry import get
 
     path = path or rows_path()
@@ -210,7 +211,7 @@ def run_model(model_id: str, draws: Optional[Sequence[int]] = None, path: Option
     for c in comparisons(model_id, todo, data_dir):
         for k, space in enumerate(spaces):
             sha = space_sha256(space)
-            boot = b if k == 0 else 0
+            boot = b if k == 0 and c["draw"] == min(draws) else 0  # intervals for the first draw (the one reported)
             real = embed_real(c["real"], space, entry.dataset, "test", c["part"])
             if (model_id, c["draw"], weights, sha) not in done:
                 t0 = time.monotonic()
@@ -221,12 +222,27 @@ def run_model(model_id: str, draws: Optional[Sequence[int]] = None, path: Option
                 append_jsonl(path, rows[-1:])
             if (c["floor_id"], 0, None, sha) not in done:
                 t0 = time.monotonic()
+                boot = b if k == 0 else 0
                 floor = embed_real(c["floor"], space, entry.dataset, "train", f"{c['part']}-n{len(c['floor'])}")
                 rows.append(_row(c["floor_id"], "floor", entry.dataset, 0, measure(floor, real, boot, 0), len(floor), len(real),
                                  c["reference"], None, t0, env, space, train_images=len(floor)))
                 append_jsonl(path, rows[-1:])
                 done.add((c["floor_id"], 0, None, sha))
     return rows
+
+
+def sync_evaluations(path: Optional[Path] = None, evaluations: Optional[Path] = None) -> int:
+    """Write every stored first-draw row of fidelity.jsonl not yet in evaluations.jsonl (idempotent, so an interrupted
+    run's rows reach the leaderboard and cards too); returns how many evaluation rows were written."""
+    from reproductions.evaluate.results import load_rows
+
+    ev = load_rows(evaluations)
+    have = set()
+    if not ev.empty and "protocol" in ev:
+        sel = ev[ev["protocol"] == PROTOCOL]
+        have = set(zip(sel["model_id"], sel["recorded_at"]))
+    todo = [r for r in read_jsonl(path or rows_path()) if (r["model_id"], r["recorded_at"]) not in have]
+    return to_evaluations(todo, evaluations)
 
 
 def to_evaluations(rows: Sequence[dict[str, Any]], path: Optional[Path] = None) -> int:
@@ -271,8 +287,9 @@ def bundled(resolution: int = 28) -> list[str]:
     from zoo.registry import entries, pretrained_dir
 
     tasks = ("unconditional-synthesis", "conditional-synthesis", "image-translation")
-    return [k for k, e in sorted(entries().items())
-            if e.resolution == resolution and e.task in tasks and (pretrained_dir() / k / "model.safetensors").is_file()]
+    found = [(e.family in SLOW_FAMILIES, k) for k, e in sorted(entries().items())
+             if e.resolution == resolution and e.task in tasks and (pretrained_dir() / k / "model.safetensors").is_file()]
+    return [k for _, k in sorted(found)]  # slow samplers (DDPM) last
 
 
 def cas_done(model_id: str) -> bool:
@@ -293,8 +310,12 @@ def main(models: str = "", threads: int = 1, bootstrap_n: int = BOOTSTRAP, with_
     torch.set_num_threads(threads)
     for model_id in [m for m in (models.split(",") if models else bundled()) if m]:
         t0 = time.monotonic()
+        from reproductions.evaluate.cards import update_card
+
         rows = run_model(model_id, b=bootstrap_n)
-        to_evaluations(rows)
+        if sync_evaluations():  # the cards' model-index shows the equal-n figures as soon as they are stored
+            for mid in sorted({r["model_id"] for r in read_jsonl(rows_path()) if r["kind"] == "model"}):
+                update_card(mid)
         for r in rows:
             ci = r.get("fid_ci95") or [float("nan")] * 2
             print(f"[{time.strftime('%H:%M:%S')}] {r['model_id']} {r['features']} draw {r['draw']}: FID {r['fid']:.4f} [{ci[0]:.4f}, {ci[1]:.4f}] "
@@ -304,6 +325,8 @@ def main(models: str = "", threads: int = 1, bootstrap_n: int = BOOTSTRAP, with_
             for r in cas(model_id):
                 print(f"[{time.strftime('%H:%M:%S')}] {r['model_id']} {r['metric']} {r['value']:.4f} (selection real-val)",
                       file=sys.stderr, flush=True)
+                rows.append(r)
+            update_card(model_id)
 
 
 if __name__ == "__main__":

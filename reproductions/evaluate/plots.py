@@ -104,13 +104,15 @@ def fidelity_figure(table: pd.DataFrame, out: Path) -> Path:
     for ax, ((dataset, reference), g) in zip(axes[0], groups):
         g = g.sort_values(["kind", "fid"], ascending=[True, True])
         y = range(len(g))
-        colours = ["grey" if k == "floor" else "C0" for k in g["kind"]]
-        ax.errorbar(g["fid"], list(y), xerr=[g["fid"] - g["fid_low"], g["fid_high"] - g["fid"]], ls="none", capsize=3, ecolor=colours)
-        ax.scatter(g["fid"], list(y), c=colours, zorder=3)
+        for yi, r in zip(y, g.itertuples()):
+            colour = "grey" if r.kind == "floor" else "C0"
+            ax.errorbar([r.fid], [yi], xerr=[[r.fid - r.fid_low], [r.fid_high - r.fid]], fmt="o", capsize=3, color=colour)
+            if len(r.fid_draws) > 1:
+                ax.scatter(r.fid_draws[1:], [yi] * (len(r.fid_draws) - 1), marker="x", color=colour, s=20, zorder=3)
         ax.set_yticks(list(y), [m.split(".")[0] if k == "model" else "real train (floor)" for m, k in zip(g["model_id"], g["kind"])],
                       fontsize=7)
         ax.set_title(f"{dataset} ({reference}), n={int(g['n'].iloc[0])}", fontsize=8)
-        ax.set_xlabel("FID (medzoo-resnet18), 95% CI", fontsize=8)
+        ax.set_xlabel("FID (medzoo-resnet18): first draw, 95% CI; x: other draws", fontsize=8)
         ax.grid(alpha=0.3)
     fig.suptitle("Fidelity at equal n: every model and the real-vs-real floor at the train split's size", fontsize=9)
     fig.tight_layout()

@@ -41,13 +41,20 @@ def now() -> str:
 
 
 def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
-    """Append records as JSON lines under an exclusive lock, flushed to disk (concurrent writers never interleave)."""
+    """Append records as JSON lines under an exclusive lock, flushed to disk (concurrent writers never interleave).
+
+    A file left ending in a torn line (a run killed mid-write) gets a newline first, so the new lines stay whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = "".join(json.dumps(r, sort_keys=False) + "\n" for r in records)
-    with open(path, "a", encoding="utf-8") as f:
+    with open(path, "a+b") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
-            f.write(text)
+            end = f.seek(0, os.SEEK_END)
+            if end:
+                f.seek(end - 1)
+                if f.read(1) != b"\n":
+                    text = "\n" + text
+            f.write(text.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
         finally:

@@ -461,18 +461,20 @@ def ci95(values: pd.Series) -> float:
     return float(stats.t.ppf(0.975, n - 1) * values.std(ddof=1) / math.sqrt(n)) if n > 1 else float("nan")
 
 
-def load(path: Optional[Path] = None, recipe: Recipe = STUDY_RECIPE, dataset: Optional[str] = None) -> pd.DataFrame:
-    """The stored cells of `recipe` (latest row per cell), optionally of one dataset."""
+def load(path: Optional[Path] = None, recipe: Optional[Recipe] = None, dataset: Optional[str] = None) -> pd.DataFrame:
+    """The stored cells of `recipe` (default STUDY_RECIPE; latest row per cell), optionally of one dataset."""
     df = pd.DataFrame(read_jsonl(path or cells_path()))
     if df.empty:
         return df
-    df = df[df["recipe_id"] == recipe.recipe_id()]
+    df = df[df["recipe_id"] == (recipe or STUDY_RECIPE).recipe_id()]
     if dataset is not None:
         df = df[df["dataset"] == dataset]
-    return df.sort_values("recorded_at").drop_duplicates(["dataset", "fraction", "arm", "seed"], keep="last")
+    if "recorded_at" in df:
+        df = df.sort_values("recorded_at", kind="stable")
+    return df.drop_duplicates(["dataset", "fraction", "arm", "seed"], keep="last")
 
 
-def summary(path: Optional[Path] = None, recipe: Recipe = STUDY_RECIPE, dataset: Optional[str] = None) -> pd.DataFrame:
+def summary(path: Optional[Path] = None, recipe: Optional[Recipe] = None, dataset: Optional[str] = None) -> pd.DataFrame:
     """Mean and 95% CI of AUC and ACC per (dataset, fraction, arm), with the published MedMNIST v2 ResNet-18 (28) row's difference."""
     df = load(path, recipe, dataset)
     cols = ["dataset", "fraction", "arm", "seeds", "auc", "auc_ci95", "acc", "acc_ci95", "published_auc", "published_acc", "d_auc", "d_acc"]

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Start or resume the utility study in the background (niced, 1 torch thread) unless it runs already.
 # Finished cells are lines of reproductions/results/utility.jsonl; a rerun skips them. Arguments go to
-# `medzoo utility run` (default: --datasets pneumoniamnist,breastmnist --seeds 3). Log: runs/eval-utility/log.txt.
+# `medzoo utility run` (default: every dataset, seeds 0-4, generator arms at 0-2). Log: runs/eval-utility/log.txt.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 mkdir -p runs/eval-utility
