@@ -48,9 +48,9 @@ print(json.dumps({"torch_s": t1 - t0, "load_s": t2 - t1, "torch_cpu_s": c1 - c0,
 """
 
 CLI_PROBE = r"""
-import sys
+import importlib, os, sys
 sys.argv = ["medzoo", *sys.argv[1:]]
-from zoo.cli import main
+main = importlib.import_module(os.environ["MEDZOO_CLI_MODULE"]).main  # medzoo.cli now; zoo.cli before the root existed
 try:
     main()
 except SystemExit:
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 args.before = ""
         if args.before:
             env_before = {**base_env, "XDG_CACHE_HOME": str(work / "cache-before"), "PYTHONPATH": str(tree)}
-            cases[f"before ({args.before}): medzoo " + " ".join(CLI_ARGS)] = ([py, "-m", "medzoo", *CLI_ARGS], env_before, tree)
+            env_before["MEDZOO_CLI_MODULE"] = "zoo.cli"  # that tree's `medzoo` entry point (python -m zoo)
+            cases[f"before ({args.before}): medzoo " + " ".join(CLI_ARGS)] = ([py, "-m", "zoo", *CLI_ARGS], env_before, tree)
         log(f"warm-up (builds the default catalog into {work})")
         for cmd, e, cwd in cases.values():
             run(cmd, e, cwd)
@@ -181,7 +182,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 r["loadavg"] = [round(x, 2) for x in os.getloadavg()]
                 results[k].append(r)
         modules = {}
-        for label, tree_env, cwd in [("after", base_env, ROOT)] + ([("before", env_before, tree)] if args.before else []):
+        after_env = {**base_env, "MEDZOO_CLI_MODULE": "medzoo.cli"}
+        for label, tree_env, cwd in [("after", after_env, ROOT)] + ([("before", env_before, tree)] if args.before else []):
             probe = run([py, "-c", CLI_PROBE, *CLI_ARGS], tree_env, cwd)
             loaded = set(probe["stderr"].rsplit("MODULES ", 1)[1].split())
             modules[label] = sorted(m for m in HEAVY if m in loaded)
