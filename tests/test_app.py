@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 import torch
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, local_only
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 ACGAN, SPADE = "acgan.breastmnist_28", "spade.fixture_64"
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
@@ -155,19 +155,12 @@ def test_app_generates_a_grid_and_a_zip_in_chromium(playwright_api, app_url: str
     outside: list[str] = []
     errors: list[str] = []
 
-    def route(r) -> None:  # noqa: ANN001 - playwright Route
-        if r.request.url.startswith(app_url):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
     with playwright_api() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000}, accept_downloads=True)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route("**/*", route)
+            page.route("**/*", local_only(app_url, outside))
             page.goto(app_url, wait_until="networkidle")
             page.locator("#model input[role=combobox]").click()
             offered = sorted(t.replace("✓", "").strip() for t in page.locator("[role=option]").all_inner_texts())

@@ -18,11 +18,10 @@ from typing import Iterator
 
 import pytest
 
+from tests.browser import CHROMIUM, CHROMIUM_ARGS, local_only
+
 REPO = Path(__file__).resolve().parents[1]
 ARTIFACTS = REPO / "test-artifacts"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
 QUIET = {"NO_MKDOCS_2_WARNING": "1", "DISABLE_MKDOCS_2_WARNING": "true"}
 DCGAN = "dcgan.pneumoniamnist_28"
 
@@ -238,20 +237,13 @@ def test_search_paper_model_in_chromium(sync_playwright, served: str, real_db: s
     errors: list[str] = []
     outside: list[str] = []
 
-    def route(r) -> None:  # noqa: ANN001 - playwright Route
-        if r.request.url.startswith(served):
-            r.continue_()
-        else:
-            outside.append(r.request.url)
-            r.abort()
-
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.route("**/*", route)
+            page.route("**/*", local_only(served, outside))
             page.goto(served, wait_until="networkidle")
             page.screenshot(path=shots["home"], full_page=True, animations="disabled")
 
