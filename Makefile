@@ -43,6 +43,8 @@ BENCH_CATALOG_SIZE ?= 200000
 bench: setup
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/training.py
+	$(BIN)/python bench/training_128.py
+	$(BIN)/python bench/generation.py --res128
 	$(BIN)/python bench/loading.py
 	$(BIN)/python bench/catalog_scale.py --size $(BENCH_CATALOG_SIZE)
 	$(BIN)/python bench/report.py --out bench/results/REPORT.md

@@ -390,10 +390,11 @@ def memory_child(name: str, loop: str, steps: int, batch: int | None) -> dict[st
             "peak_rss_bytes": max_rss_bytes(), "ru_maxrss_bytes": ru_maxrss_bytes(), "seconds": time.perf_counter() - t0}
 
 
-def run_child(args: list[str], timeout: float = 1800) -> dict[str, Any]:
-    """Run this script (or generation.py) in a fresh process and return the JSON its last output line holds."""
-    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
+def run_child(args: list[str], timeout: float = 1800, env: dict[str, str] | None = None) -> dict[str, Any]:
+    """Run this script (or generation.py) in a fresh process (with `env` added to the environment) and return the JSON
+    its last output line holds."""
+    full = {**os.environ, **(env or {}), "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    p = subprocess.run([sys.executable, *args], check=False, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=full)
     if p.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({p.returncode}): {p.stderr[-2000:]}")
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -532,10 +533,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                                   "value": f"{mz['peak_rss_bytes'] / 2**20:.0f} MB", "unit": "",
                                   "goal": "reported; bounded (RSS steady from step to step, < 1% or 8 MB growth)",
                                   "met": bounded, "date": date})
-            if args.profile:
-                log(f"{name}: profile of one step (deterministic algorithms on and off)")
-                entry["profile"] = profile_step(name, batch, w_mz["flop_counts"], summary([r["limit_flops"] for r in runs["medzoo"]])["p50"])
             result["cases"][name] = entry
+        # profiles last: their malloc variant changes glibc's settings (mallopt) for the rest of the process
+        for name, entry in result["cases"].items() if args.profile else ():
+            log(f"{name}: profile of one step (as medzoo runs it, without the NaN fill, and with malloc keeping memory)")
+            entry["profile"] = profile_step(name, batch, entry["warmup"]["medzoo"]["flop_counts"],
+                                            summary([r["limit_flops"] for r in entry["runs"]["medzoo"]])["p50"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

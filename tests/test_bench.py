@@ -53,6 +53,82 @@ def test_training_quick(tmp_path, capsys):
     assert "medzoo overhead" in capsys.readouterr().out
 
 
+def _folders_present() -> bool:
+    from reproductions.common.data import resolve_data_dir
+
+    return all((resolve_data_dir() / d).is_dir() for d in ("chest_xray", "busi"))
+
+
+@pytest.mark.skipif(not _folders_present(), reason="needs ../shared/data/chest_xray and busi")
+def test_training_128_quick(tmp_path, capsys):
+    """bench/training_128.py --quick on one family: both loops, FLOPs, limits, peak memory of a fresh process, profile."""
+    import torch
+
+    from bench import training_128
+
+    training_128.main(["--quick", "--cases", "spade", "--out", str(tmp_path)])
+    data = _result(tmp_path, "training_128")
+    case = data["cases"]["spade"]
+    assert len(case["runs"]["medzoo"]) == len(case["runs"]["plain"]) == 1
+    assert all(r["loop_images_per_s"] > 0 and 0 < r["fraction_of_limit"] for r in case["runs"]["medzoo"] + case["runs"]["plain"])
+    assert case["flops_per_step"] > 1e9 and case["flops_per_step"] == case["flops_per_step_plain"]  # same networks, same losses
+    mem = case["memory"]["medzoo"]
+    assert mem["peak_rss_bytes"] >= max(mem["rss_after_step_bytes"]) > mem["rss_after_import_bytes"] > 0
+    assert {"deterministic", "deterministic, no fill"} <= set(case["profile"])
+    assert case["profile"]["deterministic"]["share_by_category"]["convolution"] > 0
+    figures = [g["figure"] for g in data["goals"]]
+    assert any("overhead" in f for f in figures) and any("limit" in f for f in figures) and any("RSS" in f for f in figures)
+    assert all({"value", "goal", "met", "date"} <= set(g) for g in data["goals"])
+    assert isinstance(data["notes"], list)
+    assert not torch.are_deterministic_algorithms_enabled()  # the benchmark leaves the process as it found it
+    assert torch.utils.deterministic.fill_uninitialized_memory
+    assert "medzoo overhead" in capsys.readouterr().out
+
+
+@pytest.mark.skipif(not _folders_present(), reason="needs ../shared/data/chest_xray and busi")
+@pytest.mark.parametrize("case", ["fastgan-sn", "fastgan-bn", "pix2pix"])
+def test_plain_loop_128_does_what_medzoo_does(case):
+    """The hand-written loops of bench/training_128.py compute what medzoo's Trainer.step computes: the same FLOPs
+    (networks, losses, DiffAugment) in one step at the same batch."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from bench.training_128 import RESOLUTION, case_config, plain_run
+    from reproductions.common.data import dataset_info, load_data
+    from reproductions.common.family import load_family
+    from reproductions.common.train import run_config
+
+    family, dataset, ov = case_config(case, 2)
+    info = dataset_info(dataset, RESOLUTION)
+    split = load_data(info, "train")
+    trainer = load_family(family).Trainer(run_config(family, dataset, 0, 1, 1, 0, ov, RESOLUTION), info, torch.device("cpu"))
+    batch = trainer.prepare(split["images"][:2], split["labels"][:2], None)
+    with FlopCounterMode(display=False) as fc:
+        trainer.step(batch, torch.Generator().manual_seed(0), 0)
+    assert plain_run(case, 1, 2, count_flops=True)["flops_per_step"] == fc.get_total_flops() > 1e9
+
+
+def test_generation_128_quick(tmp_path, capsys):
+    """bench/generation.py --res128 --quick: the SPADE (iter_pairs) and pix2pix (translate, 64 -> 128 px) paths, the
+    limit, the malloc variant, the profile and the peak memory of streaming to disk in fresh processes."""
+    from bench import generation
+
+    generation.main(["--res128", "--quick", "--models", "spade,pix2pix", "--out", str(tmp_path)])
+    data = _result(tmp_path, "generation_128")
+    assert set(data["models"]) == {"spade", "pix2pix"}
+    for name, m in data["models"].items():
+        cell = m["cells"]["8"]
+        assert cell["flops_per_image"] > 1e8 and all(x > 0 for x in cell["images_per_s"] + cell["fraction_of_limit"])
+        mem = m["memory"]
+        assert [r["n"] for r in mem["runs"]] == [4, 8] and all(r["peak_rss_bytes"] > r["rss_after_load_bytes"] for r in mem["runs"])
+        assert mem["runs"][1]["bytes_written"] == 8 * 128 * 128 * (2 if name == "spade" else 1)  # spade: images + masks
+        assert m["profile"]["share_by_category"]["convolution"] > 0
+    assert {"4", "8"} <= set(data["models"]["pix2pix"]["cells"])
+    goals = data["goals"]
+    assert sum("share of the measured limit" in g["figure"] for g in goals) == 4 and sum("RSS" in g["figure"] for g in goals) == 2
+    assert "of limit" in capsys.readouterr().out
+
+
 def test_loading_quick(tiny_zoo, tmp_path, capsys):
     from bench import loading
 
@@ -93,7 +169,15 @@ def test_report_renders(tmp_path):
         "benchmark": "catalog_scale", "environment": {"machine": "m", "date": "2026-12-01T10:00:00+00:00"}, "size": 10,
         "table": [], "goals": [{"backend": "sqlite", "size": 10, "figure": "search() top 20 p50", "value": 12.5, "unit": "ms",
                                 "goal": "< 50 ms", "met": True, "date": "2026-12-01T10:00:00+00:00"}]}))
+    (tmp_path / "training_128.json").write_text(json.dumps({
+        "benchmark": "training_128", "environment": {"machine": "m", "date": "2026-12-01T10:00:00+00:00"},
+        "table": [{"case": "spade", "loop": "medzoo"}], "notes": ["spade: 20% of the limit"],
+        "more_tables": [{"title": "Peak memory of training", "rows": [{"case": "spade", "peak MB": 1157.0}]}],
+        "goals": [{"figure": "spade (128 px): overhead", "value": "+1.0%", "unit": "", "goal": "<= 5%", "met": True,
+                   "date": "2026-12-01T10:00:00+00:00"}]}))
     text = report.render(tmp_path)
+    assert "## Training at 128 px" in text and "Peak memory of training:" in text and "| spade | 1,157 |" in text
+    assert "- spade: 20% of the limit" in text and "| training_128 | spade (128 px): overhead | +1.0% | <= 5% | yes |" in text
     assert "## Training loop overhead" in text and "| medzoo | 1.500 |" in text
     assert "## Goals" in text
     assert "| catalog_scale | sqlite, 10 papers: search() top 20 p50 | 12.5 ms | < 50 ms | yes | 2026-12-01 |" in text

@@ -112,9 +112,10 @@ def fidelity_figure(table: pd.DataFrame, out: Path) -> Path:
         ax.set_yticks(list(y), [m.split(".")[0] if k == "model" else "real train (floor)" for m, k in zip(g["model_id"], g["kind"])],
                       fontsize=7)
         ax.set_title(f"{dataset} ({reference}), n={int(g['n'].iloc[0])}", fontsize=8)
-        ax.set_xlabel("FID (medzoo-resnet18): first draw, 95% CI; x: other draws", fontsize=8)
+        ax.set_xlabel("FID, 95% CI (x: other draws)", fontsize=8)
         ax.grid(alpha=0.3)
-    fig.suptitle("Fidelity at equal n: every model and the real-vs-real floor at the train split's size", fontsize=9)
+    fig.suptitle("Fidelity at equal n (medzoo-resnet18 features): every model and the real-vs-real floor at the same n; "
+                 "first draw with its bootstrap 95% CI", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     plt.close(fig)
