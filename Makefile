@@ -40,11 +40,15 @@ docs: setup
 # The catalog benchmark's documented size is 1,000,000 synthetic papers; `make bench` uses BENCH_CATALOG_SIZE to stay
 # within ~15 minutes on 2 cores (run `make bench BENCH_CATALOG_SIZE=1000000` for the full size).
 BENCH_CATALOG_SIZE ?= 200000
+# The 128 px benchmarks at make-bench sizes (their defaults time one more pair and the plain loop's memory, and stream
+# more images: bench/README.md).
+BENCH_128_TRAIN ?= --reps 2 --mem-loops medzoo
+BENCH_128_GEN ?= --reps 2 --mem-images 64,192
 bench: setup
 	$(BIN)/python bench/generation.py
 	$(BIN)/python bench/training.py
-	$(BIN)/python bench/training_128.py
-	$(BIN)/python bench/generation.py --res128
+	$(BIN)/python bench/training_128.py $(BENCH_128_TRAIN)
+	$(BIN)/python bench/generation.py --res128 $(BENCH_128_GEN)
 	$(BIN)/python bench/loading.py
 	$(BIN)/python bench/catalog_scale.py --size $(BENCH_CATALOG_SIZE)
 	$(BIN)/python bench/report.py --out bench/results/REPORT.md
