@@ -341,7 +341,11 @@ def _autocast(device: Any):  # noqa: ANN202
 # 128 px (--res128): the generators of the 128 px families, their throughput against the limit and their peak memory
 
 GEN128 = {"fastgan": "fastgan-bn", "spade": "spade", "pix2pix": "pix2pix"}  # generator -> its case in bench/training_128.py
-MEM_GROWTH_GOAL = 0.05  # the larger streaming run's peak RSS may exceed the smaller run's by at most this fraction
+# bounded: the larger streaming run's peak RSS exceeds the smaller run's by at most this fraction (peaks of repeated runs
+# of one count differ by up to ~7%: glibc's heap), and its RSS after the last batch exceeds that after the second by at
+# most MEM_FLAT
+MEM_GROWTH_GOAL = 0.10
+MEM_FLAT = 0.05
 
 
 def build_128(name: str, folder: Path) -> Path:
@@ -465,8 +469,10 @@ def memory_128(name: str, folder: Path, counts: list[int], inputs: Path, work: P
     runs = [r for r in runs if r["malloc"] == "default"]
     small, large = runs[0], runs[-1]
     growth = large["peak_rss_bytes"] - small["peak_rss_bytes"]
+    trace = large["rss_after_batch_bytes"]
+    flat = len(trace) < 3 or trace[-1] <= (1 + MEM_FLAT) * trace[1]
     return {"runs": runs, "peak_growth_bytes": growth, "peak_growth_fraction": growth / small["peak_rss_bytes"],
-            "bounded": growth <= MEM_GROWTH_GOAL * small["peak_rss_bytes"],
+            "rss_flat_between_batches": flat, "bounded": growth <= MEM_GROWTH_GOAL * small["peak_rss_bytes"] and flat,
             "if_kept_per_1000_images_bytes": 1000 * large["bytes_written"] / large["n"],
             "if_kept_100k_bytes": 100_000 * large["bytes_written"] / large["n"], "malloc_keeps_memory": keep[0] if keep else None}
 
@@ -492,7 +498,8 @@ def main_128(args: Any) -> dict[str, Any]:
     result: dict[str, Any] = {"benchmark": "generation_128", "environment": env, "device": str(device), "resolution": 128,
                               "models_from": "random weights with the 128 px runs' settings (bench/training_128.py CASES), "
                                              "saved and loaded as model folders",
-                              "batch_sizes": batches, "goal": {"batched_fraction_of_limit": GOAL, "memory_peak_growth_fraction": MEM_GROWTH_GOAL},
+                              "batch_sizes": batches, "goal": {"batched_fraction_of_limit": GOAL, "memory_peak_growth_fraction": MEM_GROWTH_GOAL,
+                                       "memory_rss_between_batches_growth": MEM_FLAT},
                               "limit_shapes": limits.shapes, "models": {}, "notes": []}
     rows, mem_rows, goals = [], [], []
     date = env["date"]
@@ -550,7 +557,7 @@ def main_128(args: Any) -> dict[str, Any]:
                                         f"holding 100,000 would take {mem['if_kept_100k_bytes'] / 2**30:.1f} GB more)",
                               "value": f"{mem['runs'][-1]['peak_rss_bytes'] / 2**20:.0f} MB", "unit": "",
                               "goal": f"reported; bounded (peak for {counts[-1] // max(counts[0], 1)}x the images within "
-                                      f"{100 * MEM_GROWTH_GOAL:.0f}%)",
+                                      f"{100 * MEM_GROWTH_GOAL:.0f}%, RSS between batches flat)",
                               "met": mem["bounded"], "date": date})
             result["models"][name] = entry
             del model
@@ -565,6 +572,7 @@ def main_128(args: Any) -> dict[str, Any]:
                    "more_tables": [{"title": "Peak memory of streaming images to disk (fresh process each; the larger "
                                              "count bounds what 100,000 take)", "rows": mem_rows}] if mem_rows else []})
     result["notes"] += notes_128(result)
+    result["accelerator"] = accelerator_128(result, goals, date)
     path = save(args.name, result, args.out)
     log(f"wrote {path}")
     return result
@@ -665,6 +673,25 @@ def notes_128(result: dict[str, Any]) -> list[str]:
                    "every batch), so the larger count's peak bounds what 100,000 images take. Peaks are VmHWM (/proc/self/status): ru_maxrss of a child process on Linux inherits the "
                    "parent's high-water mark across fork and exec.")
     return out
+
+
+def accelerator_128(result: dict[str, Any], goals: list[dict[str, Any]], date: str) -> dict[str, Any]:
+    """Issue 16 item 4 (fp16/bf16 inference with channels_last and CUDA graphs on an accelerator, >= 50% of that dtype's
+    matmul peak) is measured only where an accelerator is: on a CPU-only machine the goal is listed as not measured."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    info = {"available": cuda, "device": torch.cuda.get_device_name(0) if cuda else None,
+            "measured_here": False,
+            "note": ("an accelerator is present: `bench/generation.py --device cuda` measures the accelerator path "
+                     "(generation-cuda.json); --res128 times the CPU path" if cuda else
+                     "no accelerator on this machine: the fp16/bf16 + channels_last + CUDA graphs path (issue 16 item 4) "
+                     "was not measured; `bench/generation.py --device cuda` measures it where one is")}
+    goals.append({"figure": "accelerator path (fp16/bf16, channels_last, CUDA graphs): share of that dtype's matmul peak",
+                  "value": "not measured here" if not cuda else "see generation-cuda", "unit": "", "goal": ">= 50%",
+                  "met": None, "date": date})
+    result["notes"].append(info["note"])
+    return info
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:

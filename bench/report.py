@@ -111,9 +111,12 @@ def goals_section(found: list[tuple[str, dict[str, Any]]]) -> str:
         return ""
     table = [{"benchmark": g["benchmark"], "figure": g["figure"],
               "value": (f"{fmt(g['value'])} {g['unit']}".strip() if not isinstance(g["value"], str) else g["value"]),
-              "goal": g["goal"], "met": "yes" if g["met"] else "**no**", "date": g["date"]} for g in rows]
+              "goal": g["goal"], "met": "yes" if g["met"] else "not measured" if g["met"] is None else "**no**",
+              "date": g["date"]} for g in rows]
     met = sum(1 for g in rows if g["met"])
-    return (f"## Goals\n\n{met} of {len(rows)} goals met. Each figure was measured side by side with its reference in the "
+    unmeasured = sum(1 for g in rows if g["met"] is None)  # e.g. an accelerator goal on a machine without one
+    rest = f" ({unmeasured} not measured on this machine)" if unmeasured else ""
+    return (f"## Goals\n\n{met} of {len(rows)} goals met{rest}. Each figure was measured side by side with its reference in the "
             "run of that date (the sections below hold every figure).\n\n" + md_table(table) + "\n")
 
 

@@ -75,6 +75,7 @@ def test_training_128_quick(tmp_path, capsys):
     mem = case["memory"]["medzoo"]
     assert mem["peak_rss_bytes"] >= max(mem["rss_after_step_bytes"]) > mem["rss_after_import_bytes"] > 0
     assert {"deterministic", "deterministic, no fill"} <= set(case["profile"])
+    assert len(case["runs"]["medzoo, no NaN fill"]) == 1 and len(case["no_fill_loop_overhead"]) == 1
     assert case["profile"]["deterministic"]["share_by_category"]["convolution"] > 0
     figures = [g["figure"] for g in data["goals"]]
     assert any("overhead" in f for f in figures) and any("limit" in f for f in figures) and any("RSS" in f for f in figures)
@@ -126,6 +127,8 @@ def test_generation_128_quick(tmp_path, capsys):
     assert {"4", "8"} <= set(data["models"]["pix2pix"]["cells"])
     goals = data["goals"]
     assert sum("share of the measured limit" in g["figure"] for g in goals) == 4 and sum("RSS" in g["figure"] for g in goals) == 2
+    accel = [g for g in goals if g["figure"].startswith("accelerator path")]  # issue 16 item 4: measured only on one
+    assert len(accel) == 1 and (accel[0]["met"] is None) and data["accelerator"]["measured_here"] is False
     assert "of limit" in capsys.readouterr().out
 
 
@@ -174,10 +177,13 @@ def test_report_renders(tmp_path):
         "table": [{"case": "spade", "loop": "medzoo"}], "notes": ["spade: 20% of the limit"],
         "more_tables": [{"title": "Peak memory of training", "rows": [{"case": "spade", "peak MB": 1157.0}]}],
         "goals": [{"figure": "spade (128 px): overhead", "value": "+1.0%", "unit": "", "goal": "<= 5%", "met": True,
+                   "date": "2026-12-01T10:00:00+00:00"},
+                  {"figure": "accelerator path", "value": "not measured here", "unit": "", "goal": ">= 50%", "met": None,
                    "date": "2026-12-01T10:00:00+00:00"}]}))
     text = report.render(tmp_path)
     assert "## Training at 128 px" in text and "Peak memory of training:" in text and "| spade | 1,157 |" in text
     assert "- spade: 20% of the limit" in text and "| training_128 | spade (128 px): overhead | +1.0% | <= 5% | yes |" in text
+    assert "| accelerator path | not measured here | >= 50% | not measured |" in text and "(1 not measured on this machine)" in text
     assert "## Training loop overhead" in text and "| medzoo | 1.500 |" in text
     assert "## Goals" in text
     assert "| catalog_scale | sqlite, 10 papers: search() top 20 p50 | 12.5 ms | < 50 ms | yes | 2026-12-01 |" in text

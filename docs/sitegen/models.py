@@ -65,11 +65,15 @@ def _facts(row: pd.Series) -> dict:
 
 def interval(row: pd.Series) -> tuple[float | None, float | None]:
     """A row's 95% interval: its `ci_low`/`ci_high` (columns or facts), else value -/+ `ci95` (a half-width)."""
-    facts = {**_facts(row), **{k: row[k] for k in ("ci_low", "ci_high", "ci95") if k in row and pd.notna(row[k])}}
+    facts = {**_facts(row), **{k: row[k] for k in ("ci_low", "ci_high", "ci95")
+                               if k in row and (isinstance(row[k], (list, tuple)) or pd.notna(row[k]))}}
     if facts.get("ci_low") is not None and facts.get("ci_high") is not None:
         return float(facts["ci_low"]), float(facts["ci_high"])
-    if facts.get("ci95") is not None:
-        return float(row["value"]) - float(facts["ci95"]), float(row["value"]) + float(facts["ci95"])
+    ci = facts.get("ci95")
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:  # [low, high], as reproductions/evaluate/highres.py writes it
+        return float(ci[0]), float(ci[1])
+    if ci is not None:
+        return float(row["value"]) - float(ci), float(row["value"]) + float(ci)
     return None, None
 
 

@@ -64,6 +64,9 @@ def measured_lines(model_id: str, dataset: str, resolution: int) -> list[str]:
     out = ["| compared | metric | value | 95% interval | n | reference | features |", "|---|---|---|---|---|---|---|"]
     for r in pd.concat([mine, others[others["metric"].isin(mine["metric"])]]).itertuples():
         ci = getattr(r, "ci95", None)
+        if not (isinstance(ci, (list, tuple)) and len(ci) == 2) and pd.notna(getattr(r, "ci_low", None)) \
+                and pd.notna(getattr(r, "ci_high", None)):
+            ci = [r.ci_low, r.ci_high]  # equal_n.py's rows (ci_low/ci_high)
         ci_text = f"{ci[0]:.4g} to {ci[1]:.4g}" if isinstance(ci, (list, tuple)) and len(ci) == 2 else ""
         feats = r.features if isinstance(r.features, str) else ""
         out.append(f"| {r.model_id} ({r.kind}) | {METRIC_NAMES.get(r.metric, r.metric)} | {r.value:.4g} | {ci_text} | {int(r.n)} | "

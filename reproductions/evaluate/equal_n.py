@@ -258,6 +258,7 @@ def to_evaluations(rows: Sequence[dict[str, Any]], path: Optional[Path] = None) 
                         "reference": r["reference"], "commit": r["commit"], "hardware": r["hardware"], "seconds": r["seconds"],
                         "command": r["command"], "recorded_at": r["recorded_at"], "features_sha256": r["features_sha256"],
                         "protocol": PROTOCOL, "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
+                        **({"ci95": list(ci)} if ci else {}),  # the [low, high] form highres.py and the cards read
                         "bootstrap": r["bootstrap"] if ci else 0, "train_images": r.get("train_images"),
                         **({"label_prior": r["label_prior"]} if r.get("label_prior") else {})})
     if out:
