@@ -10,7 +10,12 @@ module as loaded (eager, inference_mode; what generate() ran before), no_grad in
 channels_last only, BatchNorm folding + channels_last (what generate() runs now), bf16 autocast, and
 torch.compile (with --compile).
 
+--res128 (generation_128.json): the 128 px generators (FastGAN, SPADE with its mask bank, pix2pix 64 -> 128 px) with
+the settings of the 128 px runs, at batch 64 and 1024 against the same limit (and a 128 px convolution), a profile of
+one call, and the peak memory of streaming images to disk, each count in a fresh process (main_128).
+
     python bench/generation.py [--batch-sizes 1,64,1024] [--reps 3] [--compile] [--quick]
+    python bench/generation.py --res128 [--reps 3] [--mem-images 64,256] [--quick]
 """
 from __future__ import annotations
 

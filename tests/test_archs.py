@@ -16,22 +16,27 @@ def config(arch: str, channels: int = 1, num_classes: int = 0, **arch_kwargs) ->
 def test_ddim_with_an_oracle_denoiser_returns_the_target_image():
     model = get_arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=20)).eval()
     target = torch.rand(2, 1, 28, 28) * 2 - 1
+    alphas = model.train_scheduler().alphas_cumprod
 
-    def oracle(x, t):
-        a = model.alphas_cumprod[t].view(-1, 1, 1, 1)
+    def oracle(x, t, labels=None):
+        a = alphas[t].view(-1, 1, 1, 1)
         return (x - a.sqrt() * target) / (1 - a).sqrt()
 
     model.forward = oracle
-    out = model.sample(torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), None)
-    assert torch.allclose(out, target, atol=1e-4)
+    for sampler in ("ddim", "dpm-solver"):
+        model.sampler = sampler
+        out = model.sample(torch.randn(2, 1, 28, 28, generator=torch.Generator().manual_seed(0)), None)
+        assert torch.allclose(out, target, atol=1e-3), sampler
 
 
-def test_ddpm_forward_process_goes_from_image_to_noise():
+def test_ddpm_trains_on_the_papers_linear_schedule_from_image_to_noise():
     model = get_arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16]))
+    sched = model.train_scheduler()
+    assert abs(sched.betas[0] - 1e-4) < 1e-9 and abs(sched.betas[-1] - 0.02) < 1e-7 and len(sched.betas) == 1000
     x0, noise = torch.ones(1, 1, 28, 28), torch.zeros(1, 1, 28, 28)
-    assert torch.allclose(model.q_sample(x0, torch.tensor([0]), noise), x0, atol=1e-4)
-    assert model.q_sample(x0, torch.tensor([999]), noise).abs().max() < 0.01
-    assert "alphas_cumprod" not in model.state_dict()
+    assert torch.allclose(sched.add_noise(x0, noise, torch.tensor([0])), x0, atol=1e-4)
+    assert sched.add_noise(x0, noise, torch.tensor([999])).abs().max() < 0.01
+    assert model(torch.randn(2, 1, 28, 28), torch.tensor([3, 900])).shape == (2, 1, 28, 28)
 
 
 def test_pggan_grows_7_14_28_and_fades_in_continuously():

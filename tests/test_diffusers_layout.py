@@ -1,7 +1,8 @@
-"""Diffusion models are saved so that diffusers loads them too: the exported folder of a class-conditional DDPM is a
-`DDPMPipeline` whose U-Net computes exactly what the zoo model's does, and whose scheduler is the training one."""
+"""Diffusion models are saved so that diffusers loads them too: the exported folder of a DDPM (unconditional or
+class-conditional) is a `DDPMPipeline` whose U-Net computes exactly what the zoo model's does, and whose scheduler is the training one."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tests.test_reproductions import tiny_train
@@ -9,17 +10,20 @@ from reproductions.common.export import export_run
 from zoo.folder import load_folder
 
 
-def test_ddpm_cfg_folder_loads_as_a_diffusers_pipeline(tmp_path):
+@pytest.mark.parametrize("family", ["ddpm", "ddpm_cfg"])
+def test_diffusion_folder_loads_as_a_diffusers_pipeline(tmp_path, family):
     from diffusers import DDIMScheduler, DDPMPipeline
 
-    run = tiny_train("ddpm_cfg", tmp_path / "run")
+    run = tiny_train(family, tmp_path / "run")
     (folder,) = export_run(run, tmp_path / "models")
     model = load_folder(folder)
     pipe = DDPMPipeline.from_pretrained(folder)
     assert pipe.scheduler.config.num_train_timesteps == model.timesteps
     assert pipe.scheduler.config.beta_schedule == model.beta_schedule
-    x = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(0))
-    t, y = torch.tensor([10, 500]), torch.tensor([0, 1])
+    r = model.resolution
+    x = torch.randn(2, 1, r, r, generator=torch.Generator().manual_seed(0))
+    t = torch.tensor([10, 500])
+    y = torch.tensor([0, 1]) if family == "ddpm_cfg" else None
     with torch.no_grad():
         ours = model(x, t, y)
         theirs = pipe.unet.float()(x, t, class_labels=y).sample

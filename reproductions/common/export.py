@@ -87,7 +87,7 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
     """README.md of one exported generator or translator."""
     t = config["training"]
     r = config["resolution"]
-    kind = "diffusion" if config["family"] == "ddpm" else "gan"
+    kind = "diffusion" if config["family"] in ("ddpm", "ddpm_cfg") else "gan"
     tags = [kind, config["family"], config["dataset"], config["organ"], config["modality"], config["task"]]
     classes = ", ".join(f"{i}: {n}" for i, n in enumerate(config["class_names"])) or "none (unconditional)"
     papers = [f"- https://doi.org/{d}" for d in config["papers"]] or ["- (no DOI recorded)"]

@@ -1,148 +1,101 @@
-"""DDPM denoiser (Ho et al. 2020): a small U-Net predicting noise, sampled deterministically with DDIM (Song et al. 2021)."""
+"""DDPM (Ho et al. 2020) on diffusers: a `UNet2DModel` noise predictor trained with diffusers' `DDPMScheduler` and
+sampled deterministically with its `DDIMScheduler` (Song et al. 2021) or `DPMSolverMultistepScheduler`. Exported
+folders also load with `diffusers.DDPMPipeline.from_pretrained`."""
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from zoo.archs import register_arch
-from zoo.base import check_resolution
-from zoo.base import GenerativeModel
+from zoo.base import GenerativeModel, check_resolution
 
-
-def timestep_embedding(t: torch.Tensor, dim: int) -> torch.Tensor:
-    """Sinusoidal embedding of integer timesteps, (N,) -> (N, dim)."""
-    half = dim // 2
-    freqs = torch.exp(-math.log(10_000) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
-    args = t.float()[:, None] * freqs[None]
-    return torch.cat([args.cos(), args.sin()], dim=1)
-
-
-class ResBlock(nn.Module):
-    """GroupNorm-SiLU-conv twice, with the timestep embedding added in between; 1x1 skip when widths differ."""
-
-    def __init__(self, cin: int, cout: int, tdim: int) -> None:
-        super().__init__()
-        self.norm1, self.conv1 = nn.GroupNorm(8, cin), nn.Conv2d(cin, cout, 3, 1, 1)
-        self.temb = nn.Linear(tdim, cout)
-        self.norm2, self.conv2 = nn.GroupNorm(8, cout), nn.Conv2d(cout, cout, 3, 1, 1)
-        self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
-
-    def forward(self, x: torch.Tensor, temb: torch.Tensor) -> torch.Tensor:
-        h = self.conv1(F.silu(self.norm1(x))) + self.temb(temb)[:, :, None, None]
-        h = self.conv2(F.silu(self.norm2(h)))
-        return self.skip(x) + h
-
-
-class SelfAttention(nn.Module):
-    """Single-head self-attention over pixels, residual."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.norm, self.qkv, self.proj = nn.GroupNorm(8, c), nn.Conv2d(c, 3 * c, 1), nn.Conv2d(c, c, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, c, h, w = x.shape
-        q, k, v = self.qkv(self.norm(x)).flatten(2).transpose(1, 2).chunk(3, dim=2)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return x + self.proj(out.transpose(1, 2).reshape(n, c, h, w))
-
-
-class UNet(nn.Module):
-    """Noise-prediction U-Net at 28 -> 14 -> 7 with two residual blocks per level and attention at 7x7."""
-
-    def __init__(self, channels: int, widths: list[int]) -> None:
-        super().__init__()
-        base = widths[0]
-        tdim = 4 * base
-        self.base = base
-        self.time = nn.Sequential(nn.Linear(base, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
-        self.inc = nn.Conv2d(channels, base, 3, 1, 1)
-        self.enc = nn.ModuleList()
-        self.down = nn.ModuleList()
-        c = base
-        for i, w in enumerate(widths):
-            self.enc.append(nn.ModuleList([ResBlock(c, w, tdim), ResBlock(w, w, tdim)]))
-            c = w
-            if i < len(widths) - 1:
-                self.down.append(nn.Conv2d(c, c, 3, 2, 1))
-        self.mid1, self.attn, self.mid2 = ResBlock(c, c, tdim), SelfAttention(c), ResBlock(c, c, tdim)
-        self.dec = nn.ModuleList()
-        self.up = nn.ModuleList()
-        for i, w in reversed(list(enumerate(widths))):
-            self.dec.append(nn.ModuleList([ResBlock(c + w, w, tdim), ResBlock(w, w, tdim)]))
-            c = w
-            if i > 0:
-                self.up.append(nn.Conv2d(c, c, 3, 1, 1))
-        self.out = nn.Sequential(nn.GroupNorm(8, c), nn.SiLU(), nn.Conv2d(c, channels, 3, 1, 1))
-
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        temb = self.time(timestep_embedding(t, self.base))
-        h = self.inc(x)
-        skips = []
-        for i, blocks in enumerate(self.enc):
-            for block in blocks:
-                h = block(h, temb)
-            skips.append(h)
-            if i < len(self.down):
-                h = self.down[i](h)
-        h = self.mid2(self.attn(self.mid1(h, temb)), temb)
-        for i, blocks in enumerate(self.dec):
-            h = torch.cat([h, skips.pop()], 1)
-            for block in blocks:
-                h = block(h, temb)
-            if i < len(self.up):
-                h = self.up[i](F.interpolate(h, scale_factor=2, mode="nearest"))
-        return self.out(h)
-
-
-def linear_alphas_cumprod(timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
-    """Cumulative products of (1 - beta_t) for DDPM's linear beta schedule, computed in float64."""
-    betas = torch.linspace(beta_start, beta_end, timesteps, dtype=torch.float64)
-    return torch.cumprod(1 - betas, 0).float()
+SAMPLERS = ("ddim", "dpm-solver")
 
 
 @register_arch("ddpm")
 class DDPMModel(GenerativeModel):
-    """Unconditional DDPM; `sample` runs `sample_steps` deterministic DDIM steps (eta 0) from Gaussian noise.
-
-    arch_kwargs: widths ([32, 64, 64]), timesteps (1000), beta_start (1e-4), beta_end (0.02), sample_steps (50).
-    """
+    """Unconditional DDPM. arch_kwargs: widths ([32, 64, 64]), attention_levels ([2]: self-attention in the lowest
+    level), layers_per_block (1), timesteps (1000), beta_schedule ("linear": 1e-4 to 0.02, the paper's), sample_steps
+    (50), sampler ("ddim"). `sample_steps` and `sampler` can be changed on a loaded model (speed against quality)."""
 
     task = "synthesis"
+    resolutions = (28, 32, 64, 128)
     inference_channels_last = False  # GroupNorm/attention U-Net measured slower in channels_last on CPU (bench/generation.py)
 
     def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, widths: Sequence[int] = (32, 64, 64),
-                 timesteps: int = 1000, beta_start: float = 1e-4, beta_end: float = 0.02, sample_steps: int = 50) -> None:
+                 attention_levels: Sequence[int] = (2,), layers_per_block: int = 1, timesteps: int = 1000,
+                 beta_schedule: str = "linear", sample_steps: int = 50, sampler: str = "ddim") -> None:
         super().__init__(channels, resolution, num_classes)
         check_resolution(self)
-        self.timesteps = timesteps
-        self.sample_steps = sample_steps
+        from diffusers import UNet2DModel
+
+        widths = [int(w) for w in widths]
+        attn = {int(i) for i in attention_levels}
+        self.timesteps, self.beta_schedule = timesteps, beta_schedule
+        self.sample_steps, self.sampler = sample_steps, sampler
         self.noise_shape = (self.channels, self.resolution, self.resolution)
-        self.unet = UNet(self.channels, [int(w) for w in widths])
-        ac = linear_alphas_cumprod(self.timesteps, beta_start, beta_end)
-        self.register_buffer("alphas_cumprod", ac, persistent=False)
+        self.unet = UNet2DModel(
+            sample_size=self.resolution, in_channels=self.channels, out_channels=self.channels,
+            layers_per_block=layers_per_block, block_out_channels=tuple(widths), norm_num_groups=8,
+            down_block_types=tuple("AttnDownBlock2D" if i in attn else "DownBlock2D" for i in range(len(widths))),
+            up_block_types=tuple("AttnUpBlock2D" if len(widths) - 1 - i in attn else "UpBlock2D" for i in range(len(widths))),
+            num_class_embeds=self.class_embeds(),
+        )
 
-    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """Predicted noise in x_t at timesteps t."""
-        return self.unet(x, t)
+    def class_embeds(self) -> int | None:
+        """Rows of the U-Net's class-embedding table (None: unconditional)."""
+        return None
 
-    def q_sample(self, x0: torch.Tensor, t: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
-        """x_t ~ q(x_t | x_0) for the given noise."""
-        a = self.alphas_cumprod[t].view(-1, 1, 1, 1)
-        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+    def forward(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Predicted noise in x_t at timesteps t (for class labels, in conditional subclasses)."""
+        return self.unet(x, t, class_labels=labels).sample
+
+    def predict_noise(self, x: torch.Tensor, t: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """The noise estimate one sampling step uses (subclasses add guidance)."""
+        return self(x, t)
+
+    def train_scheduler(self):  # noqa: ANN201
+        """The diffusers DDPMScheduler the model is trained with."""
+        from diffusers import DDPMScheduler
+
+        return DDPMScheduler(num_train_timesteps=self.timesteps, beta_schedule=self.beta_schedule)
+
+    def sample_scheduler(self):  # noqa: ANN201
+        """The sampling scheduler (`sampler`) at `sample_steps` steps, deterministic (DDIM eta 0)."""
+        from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
+
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
+        cls = DDIMScheduler if self.sampler == "ddim" else DPMSolverMultistepScheduler
+        sched = cls.from_config(self.train_scheduler().config)
+        sched.set_timesteps(self.sample_steps)
+        return sched
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
-        steps = torch.linspace(self.timesteps - 1, 0, self.sample_steps).round().long().tolist()
+        """Images from Gaussian noise z, `sample_steps` steps of the sampling scheduler."""
+        sched = self.sample_scheduler()
         x = z
-        for i, t in enumerate(steps):
-            a = self.alphas_cumprod[t]
-            a_prev = self.alphas_cumprod[steps[i + 1]] if i + 1 < len(steps) else torch.ones((), device=x.device)
-            eps = self(x, torch.full((len(x),), t, device=x.device, dtype=torch.long))
-            x0 = ((x - (1 - a).sqrt() * eps) / a.sqrt()).clamp(-1, 1)
-            eps = (x - a.sqrt() * x0) / (1 - a).sqrt()
-            x = a_prev.sqrt() * x0 + (1 - a_prev).sqrt() * eps
-        return x
+        for t in sched.timesteps:
+            tt = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
+            x = sched.step(self.predict_noise(x, tt, labels), t, x).prev_sample
+        return x.clamp(-1, 1)
+
+    def pipeline_files(self) -> dict[str, bytes]:
+        """The same weights in diffusers' layout (model_index.json, unet/, scheduler/), saved beside the medzoo files so
+        that `diffusers.DDPMPipeline.from_pretrained(folder)` loads the U-Net and its training scheduler."""
+        import copy
+        import json
+        import tempfile
+        from pathlib import Path
+
+        import diffusers
+
+        with tempfile.TemporaryDirectory() as tmp:
+            copy.deepcopy(self.unet).to(torch.float16).save_pretrained(Path(tmp) / "unet", safe_serialization=True)
+            self.train_scheduler().save_pretrained(Path(tmp) / "scheduler")
+            files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
+        index = {"_class_name": "DDPMPipeline", "_diffusers_version": diffusers.__version__,
+                 "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
+        files["model_index.json"] = (json.dumps(index, indent=2) + "\n").encode()
+        return files
