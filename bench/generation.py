@@ -458,7 +458,8 @@ def memory_child_128(folder: str, n: int, inputs: str, out_file: str) -> dict[st
 def memory_128(name: str, folder: Path, counts: list[int], inputs: Path, work: Path, keep_variant: bool) -> dict[str, Any]:
     """Peak RSS of streaming `counts` images to disk, each count in a fresh process (the first is also the warm-up);
     `keep_variant`: the largest count once more with glibc's malloc keeping freed memory (MALLOC_KEEP_ENV)."""
-    from bench.training_128 import MALLOC_KEEP_ENV, run_child
+    from bench.training_128 import run_child
+    from zoo.malloc import MALLOC_KEEP_ENV
 
     runs = []
     plan = [(n, None) for n in counts] + ([(counts[-1], MALLOC_KEEP_ENV)] if keep_variant else [])
@@ -641,7 +642,7 @@ def profile_generation(model: Any, images: Any, limits: Limits, batch: int = 64)
 
 def notes_128(result: dict[str, Any]) -> list[str]:
     """Why a generator missed the goal, from its profile and the malloc variant of its memory runs."""
-    from bench.training_128 import MALLOC_KEEP_ENV
+    from zoo.malloc import MALLOC_KEEP_ENV
 
     out = []
     for name, m in result["models"].items():

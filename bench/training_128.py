@@ -37,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from zoo.malloc import MALLOC_KEEP_ENV, malloc_config  # noqa: E402 - one home, shared with training and the CLI
 from bench.common import environment, log, parser, save, summary, table  # noqa: E402
 
 NO_FILL = "medzoo, no NaN fill"  # medzoo's loop with torch.utils.deterministic.fill_uninitialized_memory off
@@ -114,32 +115,6 @@ def cpu_usage() -> tuple[float, float, int]:
 
     r = resource.getrusage(resource.RUSAGE_SELF)
     return r.ru_utime, r.ru_stime, r.ru_minflt
-
-
-MALLOC_KEEP_ENV = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**31 - 1)}
-
-
-def malloc_config(mmap: bool = True, trim: bool = True) -> bool:
-    """glibc's malloc at run time (mallopt; False where there is no glibc). glibc serves every block above 32 MB (a
-    128 px activation of a batch: 16-64 images x 32-64 channels x 128 x 128 floats = 32-270 MB) with its own mmap and
-    returns it to the kernel when freed, so the next forward pass page-faults the same memory in again, each 4 KiB page
-    zero-filled by the kernel. mmap=False (M_MMAP_MAX 0) takes such blocks from the heap instead; trim=False
-    (M_TRIM_THRESHOLD 2 GiB) keeps freed heap memory for the next pass. mmap=True, trim=True is glibc's default
-    (M_MMAP_MAX 65536, M_TRIM_THRESHOLD 128 KiB; the freed heap is trimmed). The same from the environment:
-    MALLOC_MMAP_MAX_=0 MALLOC_TRIM_THRESHOLD_=2147483647 (MALLOC_KEEP_ENV)."""
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4
-    ok = mallopt(m_mmap_max, 65536 if mmap else 0) == 1
-    ok = ok and mallopt(m_trim_threshold, 128 * 1024 if trim else 2**31 - 1) == 1
-    if trim:
-        libc.malloc_trim(0)
-    return ok
 
 
 # ----------------------------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import sys
 import typer
 
 from catalog.cli import register as register_catalog
+from zoo.malloc import keep_freed_memory
 
 app = typer.Typer(help="medzoo: GAN-based medical image augmentation, literature catalog and model zoo.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -77,6 +78,7 @@ def _one_line(e: BaseException) -> str:
 
 def main() -> None:
     """Entry point of the `medzoo` command."""
+    keep_freed_memory()  # 128 px generation and training: no page faults on every forward pass (zoo/malloc.py)
     if not any(g.name == "docs" for g in app.registered_groups):
         _mount(sys.argv[1:])
     try:

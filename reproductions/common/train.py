@@ -23,6 +23,7 @@ from tqdm import tqdm
 from reproductions.common.checkpoint import CheckpointError, load_checkpoint, read_pointer, restore_state, save_checkpoint, state_tensors
 from reproductions.common.data import dataset_info, load_data
 from reproductions.common.family import broadcast_modules, load_family
+from zoo.malloc import keep_freed_memory
 
 LOG = "log.jsonl"
 
@@ -132,6 +133,10 @@ def train(
     dev = torch.device(device)
     if dev.type == "cpu":
         torch.use_deterministic_algorithms(True)
+        # deterministic kernels, without NaN-filling every new tensor (a debugging aid: 7-18% of a 128 px step, same
+        # weights bit for bit; bench/training_128.py), and with freed activations kept (zoo/malloc.py)
+        torch.utils.deterministic.fill_uninitialized_memory = False
+        keep_freed_memory()
 
     saved = None
     if resume:
