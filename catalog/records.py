@@ -10,7 +10,7 @@ from typing import Any
 
 
 from catalog.errors import CatalogError, RecordError, UnknownTermError
-from catalog.sourcerank import prints_arxiv_doi, valid_source
+from catalog.sourcerank import ai_written, prints_arxiv_doi, valid_source
 from catalog.vocab import DATA_DIR, Vocabulary
 
 # primary: a study that synthesises or translates medical images with a generative model (for augmentation or as its
@@ -215,6 +215,8 @@ def _sources(raw: Any, allowed: set[str], err: callable) -> list[Source]:
         if not valid_source(str(s["url"])):
             raise err("sources", f"entry {i + 1}: url {s['url']!r} is neither an http(s) URL with a host nor a path "
                                  "under shared/")
+        if ai_written(str(s["url"])):
+            raise err("sources", f"entry {i + 1}: {s['url']!r} is a machine-written summary of the paper, not a source")
         fields = _str_list(s["fields"], lambda m: err("sources", f"entry {i + 1}: fields {m}"))
         unknown = [f for f in fields if f not in allowed]
         if unknown:

@@ -109,6 +109,16 @@ def prints_arxiv_doi(url: str) -> bool:
     return classify(url) == "arxiv" and "/abs/" in url
 
 
+# sites whose text about a paper is written by a language model (reviews, TL;DRs): never a source of a fact
+AI_WRITTEN_HOSTS = ("themoonlight.io",)
+
+
+def ai_written(url: str) -> bool:
+    """True for a page of a site that publishes machine-written summaries of papers (AI_WRITTEN_HOSTS)."""
+    h = host(url)
+    return any(h == x or h.endswith("." + x) for x in AI_WRITTEN_HOSTS)
+
+
 def valid_source(url: str) -> bool:
     """An http(s) URL with a host, a stored-file path under shared/, or `file:NAME` (an imported file)."""
     url = url.strip()

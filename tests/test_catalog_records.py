@@ -152,6 +152,14 @@ def test_source_url_must_parse(fixture_data):
         load_corpus(fixture_data)
 
 
+def test_machine_written_summaries_are_refused_as_sources(fixture_data):
+    rec = yaml.safe_load((fixture_data / "papers" / "fixture-b.yaml").read_text())
+    rec["sources"][0]["url"] = "https://www.themoonlight.io/en/review/some-paper"
+    _write(fixture_data, rec)
+    with pytest.raises(RecordError, match="machine-written summary"):
+        load_corpus(fixture_data)
+
+
 EFFECT = {"task": "classification", "metric": "acc", "without": 80, "with": 85.5, "unit": "%",
           "real_data": "120 images", "comparison": "real only vs real + synthetic", "source": "https://example.org/test-fixture"}
 

@@ -148,14 +148,16 @@ def load_data(info: DatasetInfo, split: str, data_dir: str | os.PathLike | None 
     return out
 
 
-def load_split(dataset: str, split: str, data_dir: str | os.PathLike | None = None) -> tuple["torch.Tensor", "torch.Tensor"]:
-    """(uint8 images (N, C, 28, 28), long labels (N,)) of one official MedMNIST split, read with the medmnist package."""
+def load_split(dataset: str, split: str, data_dir: str | os.PathLike | None = None,
+               resolution: int | None = None) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """(uint8 images (N, C, R, R), long labels (N,)) of one split: official MedMNIST splits (28 px) read with the
+    medmnist package, folder datasets at `resolution` (their default when None) with their recorded split."""
     import medmnist
     import torch
 
     if split not in SPLITS:
         raise DataError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
-    info = dataset_info(dataset)
+    info = dataset_info(dataset, resolution)
     if info.kind != "medmnist":
         data = load_data(info, split, data_dir)
         return data["images"], data["labels"]

@@ -28,27 +28,10 @@ from reproductions.common.data import dataset_info, load_data
 from reproductions.common.train import environment
 from reproductions.evaluate.equal_n import measure, prior_labels
 from reproductions.evaluate.results import append_jsonl, command_line, now, results_path
+from reproductions.evaluate.spaces import downsample, embed
 
 FEATURES = "medzoo-resnet18"
 SPACE = "medzoo-resnet18 features of the images downsampled to 28x28 (antialiased bilinear)"
-
-
-def to_28(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, C, R, R) -> uint8 (N, 3, 28, 28), the feature extractor's input."""
-    small = F.interpolate(images.float(), size=(28, 28), mode="bilinear", antialias=True, align_corners=False)
-    small = small.clamp(0, 255).round().to(torch.uint8)
-    return small.expand(-1, 3, -1, -1) if small.shape[1] == 1 else small
-
-
-@torch.no_grad()
-def features(images: torch.Tensor, batch: int = 256) -> np.ndarray:
-    """Pooled medzoo-resnet18 features of uint8 images of any size."""
-    from zoo.api import load
-    from zoo.archs.features import as_input
-
-    fx = load(f"{FEATURES}.medmnist_28")
-    x = to_28(images)
-    return torch.cat([fx.body(as_input(x[i : i + batch])).float() for i in range(0, len(x), batch)]).numpy()
 
 
 def _generate(model: Any, n: int, labels: torch.Tensor | None, seed: int) -> torch.Tensor:
@@ -88,12 +71,12 @@ def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0) -> l
     t0 = time.monotonic()
     labels = prior_labels(train["labels"], n, 0) if model.num_classes else None
     fake = _generate(model, n, labels, seed=0)
-    real_test = features(test["images"])
-    m = measure(features(fake), real_test, bootstrap)
+    real_test = embed(test["images"], FEATURES)
+    m = measure(embed(fake, FEATURES), real_test, bootstrap)
     rows = _rows(model_id, "model", entry.dataset, m, n, len(real_test), time.monotonic() - t0,
                  {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
     t0 = time.monotonic()
-    floor = measure(features(train["images"]), real_test, bootstrap)
+    floor = measure(embed(train["images"], FEATURES), real_test, bootstrap)
     rows += _rows(f"real-train.{entry.dataset}_{entry.resolution}", "floor", entry.dataset, floor, n, len(real_test),
                   time.monotonic() - t0, {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
     return rows
@@ -127,8 +110,7 @@ def evaluate_super_resolution(model_id: str, bootstrap: int = 1000, limit: int =
     model = load(model_id)
     size = int(model.input_size)
     t0 = time.monotonic()
-    low = F.interpolate(target.float(), size=(size, size), mode="bicubic", antialias=True, align_corners=False)
-    low = low.clamp(0, 255).round().to(torch.uint8)
+    low = downsample(target, size, "bicubic")
     restored = model.translate(low, batch_size=64)
     ssim, psnr = _ssim_psnr_per_image(restored, target)
     extra = {"input_resolution": size, "resolution": entry.resolution}

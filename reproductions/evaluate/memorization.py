@@ -45,7 +45,7 @@ import torch
 from reproductions.common.data import dataset_info, load_split
 from reproductions.common.train import environment
 from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl
-from reproductions.evaluate.spaces import PIXELS, embed, embed_real, nearest, space_sha256
+from reproductions.evaluate.spaces import PIXELS, downsample, embed, embed_real, nearest, space_sha256
 
 ROWS = RESULTS_DIR / "memorization.jsonl"
 PICTURES = RESULTS_DIR / "memorization"
@@ -55,7 +55,7 @@ TAU = 20  # a cell enters C_T only with at least this many generated images
 CT_COPY = 3.0  # |C_T| above this is called copying (negative) or underfitting (positive)
 PCA_DIM = 64
 PAIRS = 8
-TASKS = ("unconditional-synthesis", "conditional-synthesis", "image-translation", "super-resolution")
+TASKS = ("unconditional-synthesis", "conditional-synthesis", "mask-conditional-synthesis", "image-translation", "super-resolution")
 
 
 def rows_path() -> Path:
@@ -202,7 +202,7 @@ def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict
     if entry.task not in TASKS:
         raise ValueError(f"{model_id} is a {entry.task} model; the memorization check takes {', '.join(TASKS)}")
     model = load(model_id)
-    split = {s: load_split(entry.dataset, s, data_dir) for s in ("train", "val", "test")}
+    split = {s: load_split(entry.dataset, s, data_dir, entry.resolution) for s in ("train", "val", "test")}
     (tx, ty), (vx, vy), (px, py) = split["train"], split["val"], split["test"]
     part = ""
     if entry.task == "image-translation":
@@ -215,14 +215,17 @@ def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict
     elif entry.task == "super-resolution":
         from zoo.archs.pix2pix import bicubic_degrade
 
-        low = bicubic_degrade(px, int(model.config["input_resolution"]))
-        gen, ref = model.translate(low), low
+        size = int(model.config["input_resolution"])
+        ref = bicubic_degrade(px, size)  # bicubic upsampling of the low-resolution image: the reference
+        low = ref if int(model.input_size) == entry.resolution else downsample(px, size, "bicubic")
+        gen = model.translate(low, batch_size=64)
     else:
         n = min(len(tx), MAX_GENERATED)
         labels = None
-        if entry.task == "conditional-synthesis":
+        if entry.task != "unconditional-synthesis":
             labels = ty[torch.randperm(len(ty), generator=torch.Generator().manual_seed(seed))[:n]]
-        gen, ref = model.generate(n, labels=labels, seed=seed), vx
+        gen, ref = model.generate(n, labels=labels, seed=seed, batch_size=64), vx
+        gen = gen[0] if isinstance(gen, tuple) else gen  # mask-conditioned models: (images, masks)
     return {"entry": entry, "gen": gen, "train": tx, "test": px, "ref": ref, "part": part}
 
 

@@ -1,8 +1,9 @@
 """Embeddings for the study's statistics: raw pixels and zoo feature extractors, with real splits cached on disk.
 
 The memorization check, fidelity at equal n and the feature-space sanity study all compare sets of images by
-their embeddings. `embed` maps uint8 images (N, C, 28, 28) to float64 rows; the embeddings of real splits are
-cached under the study's work folder, keyed by dataset, split and the extractor's weight sha256.
+their embeddings. `embed` maps uint8 images (N, C, R, R) to float64 rows (a feature extractor sees them downsampled
+to its own input size, antialiased); the embeddings of real splits are cached under the study's work folder, keyed by
+dataset, split, the images' and the extractor's weight sha256.
 """
 from __future__ import annotations
 
@@ -46,13 +47,23 @@ def _extractor(space: str) -> torch.nn.Module:
     return _EXTRACTORS[key]
 
 
+def downsample(images: torch.Tensor, size: int, mode: str = "bilinear") -> torch.Tensor:
+    """uint8 (N, C, R, R) -> uint8 (N, C, size, size), antialiased (the identity at R = size)."""
+    if images.shape[-1] == size and images.shape[-2] == size:
+        return images
+    small = torch.nn.functional.interpolate(images.float(), size=(size, size), mode=mode, antialias=True, align_corners=False)
+    return small.clamp(0, 255).round().to(torch.uint8)
+
+
 def embed(images: torch.Tensor, space: str) -> np.ndarray:
-    """float64 (N, D) embedding of uint8 images: pixels scaled to [0, 1] and flattened, or a zoo extractor's features."""
+    """float64 (N, D) embedding of uint8 images: pixels scaled to [0, 1] and flattened, or a zoo extractor's features
+    of the images downsampled to its input size."""
     if images.dtype != torch.uint8:
         raise TypeError(f"embed takes uint8 images, got {images.dtype}")
     if space == PIXELS:
         return images.reshape(len(images), -1).double().numpy() / 255.0
-    return _extractor(space).features(images).double().numpy()
+    fx = _extractor(space)
+    return fx.features(downsample(images, fx.resolution)).double().numpy()
 
 
 def embed_real(images: torch.Tensor, space: str, dataset: str, split: str, part: str = "") -> np.ndarray:
