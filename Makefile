@@ -53,3 +53,9 @@ bench: setup
 	$(BIN)/python bench/catalog_scale.py --size $(BENCH_CATALOG_SIZE)
 	$(BIN)/python bench/report.py --out bench/results/REPORT.md
 	@cat bench/results/REPORT.md
+
+# The DDPM before/after its move to diffusers and its sampling-steps trade-off (about 30 minutes on 2 cores: each point
+# samples 4708 images); not part of `make bench`.
+bench-ddpm: setup
+	$(BIN)/python bench/ddpm_diffusers.py
+	$(BIN)/python bench/report.py --out bench/results/REPORT.md

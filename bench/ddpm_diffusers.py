@@ -150,9 +150,9 @@ def main() -> None:
              "FID [95% CI], n": _fid(fids.get("after"))}]
     rows += [{"model / sampler": f"after, {c['sampler']} {c['steps']} steps", speed_col: c["images_per_s"],
               "FID [95% CI], n": _fid(c)} for c in curve]
-    text = table(rows)
-    print(text)
-    save("ddpm_diffusers", {"environment": env, "model": MODEL, "speed": sp, "fid_equal_n": fids, "trade_off": curve, "table": text,
+    print(table(rows))
+    save("ddpm_diffusers", {"benchmark": "ddpm_diffusers", "environment": env, "model": MODEL, "speed": sp, "fid_equal_n": fids,
+                            "trade_off": curve, "table": rows,
                             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(sys.argv),
                             "goals": [{"figure": "after/before images/s", "value": sp["after_over_before"], "unit": "x",
                                        "goal": ">= 1", "met": sp["after_over_before"] >= 1}]}, args.out)
