@@ -132,6 +132,29 @@ def test_generation_128_quick(tmp_path, capsys):
     assert "of limit" in capsys.readouterr().out
 
 
+def _has_rev(rev: str) -> bool:
+    import subprocess
+
+    return subprocess.run(["git", "cat-file", "-e", f"{rev}^{{commit}}"], cwd=REPO, capture_output=True).returncode == 0
+
+
+@pytest.mark.skipif(not _data_present(), reason="needs ../shared/data/pneumoniamnist.npz")
+def test_ddpm_diffusers_quick(tmp_path, capsys, monkeypatch):
+    from bench import ddpm_diffusers
+
+    if not _has_rev(ddpm_diffusers.BEFORE_REV):
+        pytest.skip("a shallow clone: the commit before the move to diffusers is absent")
+    monkeypatch.setattr(sys, "argv", ["ddpm_diffusers.py", "--quick", "--out", str(tmp_path)])
+    ddpm_diffusers.main()
+    data = _result(tmp_path, "ddpm_diffusers")
+    sp = data["speed"]
+    assert sp["before"]["generator_sha256"] != sp["after"]["generator_sha256"]  # two different models were timed
+    assert all(s > 0 for arm in ("before", "after") for s in sp[arm]["seconds"]) and sp["after_over_before"] > 0
+    (point,) = data["trade_off"]
+    assert (point["sampler"], point["steps"], point["n"]) == ("ddim", 5, 64) and point["fid"] > 0 and len(point["fid_ci95"]) == 2
+    assert "diffusers UNet2DModel" in capsys.readouterr().out
+
+
 def test_loading_quick(tiny_zoo, tmp_path, capsys):
     from bench import loading
 

@@ -105,7 +105,10 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
             "not for any clinical decision; the images are synthetic and inherit the biases of the small public dataset",
             "they were trained on.",
         ]),
-        ("Use", ["```python", "import zoo", f"model = zoo.load(\"{config['model_id']}\")", use, "```"]),
+        ("Use", ["```python", "import zoo", f"model = zoo.load(\"{config['model_id']}\")", use, *_sampler_lines(kind), "```",
+                 *(["", "The folder is also a diffusers pipeline: `diffusers.DDPMPipeline.from_pretrained(folder)` loads its",
+                    "U-Net and training scheduler (the Benchmarks page gives FID and speed for each sampler and step count)."]
+                   if kind == "diffusion" else [])]),
         ("Model", [
             f"- architecture: `{config['arch']}` {json.dumps(config['arch_kwargs'])}",
             f"- task: {config['task']}; organ: {config['organ']}; modality: {config['modality']}",
@@ -134,6 +137,14 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
         ("License", [license_text]),
     ]
     return cards.render(config, sections, tags, model_index)
+
+
+def _sampler_lines(kind: str) -> list[str]:
+    """For diffusion models: how to trade sampling steps for speed."""
+    if kind != "diffusion":
+        return []
+    return ["# sampler (\"ddim\" or \"dpm-solver\") and steps trade speed for quality (measured: docs, Benchmarks)",
+            "model.sampler, model.sample_steps = \"dpm-solver\", 20"]
 
 
 EMA_OF = {"g_ema": "g", "ema": "model"}  # averaged module -> the module it averages
