@@ -31,3 +31,32 @@ def test_every_arm_trains_on_real_busi_pairs_with_the_same_budget():
     rows = [train_and_score(train, val, test, arm, recipe, synthetic) for arm in ("none", "classical+synthetic")]
     assert all(r["steps"] == 4 and r["n_test"] == 24 and 0 <= r["dice"] <= 1 for r in rows)
     assert len(rows[0]["dice_per_image"]) == 24
+
+
+def test_fair_segmentation_cells_use_a_spade_trained_on_exactly_the_unets_subset(tmp_path, monkeypatch):
+    from reproductions.evaluate import utility_highres as uh
+    from reproductions.evaluate.subsets import nested_subset, subset_sha256
+
+    monkeypatch.setenv("MEDZOO_STUDY_DIR", str(tmp_path / "study"))
+    data = uh.splits(64)
+    few = {s: {k: (v[:30] if torch.is_tensor(v) else v) for k, v in d.items()} for s, d in data.items()}
+    recipe = SegRecipe(channels=(4, 8), steps=2, batch_size=4, eval_every=2)
+    rows = uh.run([0.5], [0], recipe, path=tmp_path / "rows.jsonl", gen_steps=2, resolution=64, data=few)
+    assert [r["arm"] for r in rows] == list(uh.ARMS)
+    idx = nested_subset(few["train"]["labels"], 0.5, 0)
+    for r in rows:
+        assert r["subset_sha256"] == subset_sha256(idx) and r["n_train"] == len(idx) and r["steps"] == 2
+        if "synthetic" in r["arm"]:  # the fair rule: the generator saw exactly the U-Net's training images
+            assert r["generator_subset_sha256"] == r["subset_sha256"] and r["generator_id"].startswith("spade.busi_64_")
+        else:
+            assert "generator_id" not in r
+    assert uh.run([0.5], [0], recipe, path=tmp_path / "rows.jsonl", gen_steps=2, resolution=64, data=few) == []  # resumable
+    table = uh.summary(tmp_path / "rows.jsonl")
+    assert set(table.arm) == set(uh.ARMS) and table.loc[table.arm == "none", "gain"].isna().all()
+
+
+def test_the_bundled_spade_was_trained_on_the_current_busi_train_split():
+    from reproductions.evaluate import utility_highres as uh
+
+    facts = uh.bundled_generator(uh.splits()["train"])
+    assert facts["generator_id"] == "spade.busi_128" and len(facts["generator_sha256"]) == 64

@@ -28,7 +28,8 @@ from reproductions.evaluate.spaces import work_dir
 from reproductions.evaluate.subsets import subset_sha256
 
 # optimizer steps per generator, by resolution and family (batch sizes are the families' defaults)
-STEPS: dict[int, dict[str, int]] = {28: {"acgan": 800, "diffaugment": 400, "cyclegan": 600}}
+STEPS: dict[int, dict[str, int]] = {28: {"acgan": 800, "diffaugment": 400, "cyclegan": 600},
+                                     128: {"spade": 1766}}  # 128 px: the steps of the bundled spade.busi_128
 CHECKPOINT_STEPS = 200
 
 
@@ -74,21 +75,23 @@ def batch_indices(seed: int, step: int, n: int, batch: int) -> torch.Tensor:
     return out
 
 
-def _model_id(family: str, dataset: str, tag: str) -> str:
+def _model_id(family: str, dataset: str, resolution: int, tag: str) -> str:
     from zoo.registry import check_model_id
 
-    return check_model_id(f"{family}.{dataset}_28_{tag}".lower())
+    return check_model_id(f"{family}.{dataset}_{resolution}_{tag}".lower())
 
 
 def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
                      seed: int, tag: str = "", steps: Optional[int] = None, device: str = "cpu",
-                     overrides: Optional[dict[str, Any]] = None, root: Optional[Path] = None, export_index: int = 0) -> Generator:
-    """Train (or reuse) `family` on images[indices] of the train split; return the exported generator's facts.
+                     overrides: Optional[dict[str, Any]] = None, root: Optional[Path] = None, export_index: int = 0,
+                     resolution: Optional[int] = None, masks: Optional[torch.Tensor] = None) -> Generator:
+    """Train (or reuse) `family` on images[indices] (and masks[indices], for mask models) of the train split at
+    `resolution` (the dataset's own by default); return the exported generator's facts.
 
     `tag` distinguishes models trained on the same indices (e.g. the class of a per-class generator); `export_index`
     picks which of the family's exports is used (CycleGAN exports A->B first).
     """
-    info = dataset_info(dataset)
+    info = dataset_info(dataset, resolution)
     steps = int(steps or budget(family, info.resolution))
     sha = subset_sha256(indices)
     name = f"{family}{('-' + tag) if tag else ''}-{sha[:16]}-s{seed}-{steps}"
@@ -97,14 +100,15 @@ def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: to
     if facts_path.is_file() and (model_dir / "model.safetensors").is_file():
         return Generator(folder=model_dir, **{k: v for k, v in json.loads(facts_path.read_text()).items() if k != "folder"})
 
-    cfg = run_config(family, dataset, seed, None, 1, 0, overrides)
+    cfg = run_config(family, dataset, seed, None, 1, 0, overrides, info.resolution)
     cfg.update({"steps": steps, "subset_sha256": sha, "tag": tag})
     dev = torch.device(device)
     fam = load_family(family)
     torch.manual_seed(seed)
     trainer = fam.Trainer(cfg, info, dev)
     trainer.total_steps = steps
-    data = {k: v.to(dev) for k, v in trainer.prepare(images[indices], labels[indices]).items()}
+    parts = (images[indices], labels[indices]) + ((masks[indices],) if masks is not None else ())
+    data = {k: v.to(dev) for k, v in trainer.prepare(*parts).items()}
     n = len(next(iter(data.values())))
     batch = int(cfg["batch_size"])
     run_dir = base / "run"
@@ -120,7 +124,7 @@ def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: to
     def meta_at(step: int) -> dict[str, Any]:
         return {"step": step, "epoch": step * batch / n, "seconds": seconds, "config": cfg, "n_train": int(len(indices)),
                 "done": step >= steps, "command": command_line(), "env": env,
-                "data": {"description": f"MedMNIST v2 {dataset}, {len(indices)} images of the train split",
+                "data": {"description": f"{info.description}, {len(indices)} images of the train split",
                          "split_method": f"subset sha256 {sha} (reproductions.evaluate.subsets)", "split_sha256": sha}}
 
     for step in range(start, steps):
@@ -139,7 +143,7 @@ def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: to
 
     export = trainer.exports()[export_index]
     export.model.eval()
-    model_id = _model_id(family, dataset, f"{tag + '_' if tag else ''}{sha[:10]}_s{seed}")
+    model_id = _model_id(family, dataset, info.resolution, f"{tag + '_' if tag else ''}{sha[:10]}_s{seed}")
     config = model_config(export, model_id, meta_at(steps), list(fam.PAPERS))
     save_folder(export.model, model_dir, model_card(config), config)
     g = Generator(folder=model_dir, model_id=model_id, subset_sha256=sha, sha256=sha256_file(model_dir / "model.safetensors"),
