@@ -136,11 +136,14 @@ def summary(path: Path = ROWS) -> pd.DataFrame:
         base = df[(df.fraction == fraction) & (df.arm == "none")].set_index("seed").dice
         d = (g.set_index("seed").dice - base).dropna().to_numpy()
         mean, half, p = paired_t(d) if arm != "none" else (np.nan, np.nan, np.nan)
-        out.append({"fraction": fraction, "arm": arm, "seeds": len(g), "dice": g.dice.mean(), "gain": mean,
+        out.append({"fraction": fraction, "arm": arm, "seeds": len(g), "dice": g.dice.mean(),
+                    "dice_ci95": paired_t(g.dice.to_numpy())[1], "gain": mean,
                     "gain_ci95": [mean - half, mean + half] if arm != "none" else None, "p": p,
                     "n_test": int(g.n_test.iloc[0])})
     res = pd.DataFrame(out)
     res["p_holm"] = holm(res.p.tolist())
+    res["verdict"] = [("helps" if g > 0 else "hurts") if q < 0.05 else ("" if a == "none" else "no detectable difference")
+                      for g, q, a in zip(res.gain, res.p_holm, res.arm)]
     return res
 
 
