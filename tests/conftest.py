@@ -64,6 +64,18 @@ def write_fixture_catalog(root: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One torch thread for a module (pytestmark usefixtures): on a shared 2-core machine two threads run small models
+    several times slower."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture()
 def fixture_data(tmp_path: Path) -> Path:
     """A fresh, writable fixture data dir for tests that edit records."""

@@ -22,13 +22,7 @@ FX, FX_ID = "medzoo-resnet18", "medzoo-resnet18.medmnist_28"
 TINY = classifier.Recipe(widths=(8, 8, 16, 16), max_epochs=1, min_steps_per_epoch=2, patience=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: on a shared 2-core machine two threads run these small models several times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,7 @@ ACGAN, PIX, FX_ID = "acgan.breastmnist_28", "pix2pix.pneumoniamnist_28_sr14", "m
 TINY = classifier.Recipe(widths=(8, 8, 16, 16), max_epochs=2, min_steps_per_epoch=2, patience=2)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -8,28 +8,22 @@ import torch
 import torch.nn.functional as F
 
 from reproductions.common.family import Export
-from reproductions.ddpm.train import Trainer as DDPMTrainer
+from reproductions.ddpm.train import Config as DDPMConfig, Trainer as DDPMTrainer
 from zoo.archs import arch_default
 
 
 @dataclass
-class Config:
-    """p_uncond 0.1 and guidance as in Ho & Salimans 2022; AdamW 2e-4, clip 1, EMA 0.999; a small U-Net for CPU."""
+class Config(DDPMConfig):
+    """DDPM's settings with the class-conditional U-Net's defaults, p_uncond 0.1 and guidance as in Ho & Salimans
+    2022, AdamW, EMA 0.999; a small U-Net for CPU."""
 
     epochs: int = 30
-    batch_size: int = 32
     widths: list[int] = field(default_factory=lambda: arch_default("ddpm_cfg", "widths"))
     attention_levels: list[int] = field(default_factory=lambda: arch_default("ddpm_cfg", "attention_levels"))
-    layers_per_block: int = arch_default("ddpm_cfg", "layers_per_block")
-    timesteps: int = arch_default("ddpm_cfg", "timesteps")
     beta_schedule: str = arch_default("ddpm_cfg", "beta_schedule")
-    sample_steps: int = arch_default("ddpm_cfg", "sample_steps")
     guidance: float = arch_default("ddpm_cfg", "guidance")
     p_uncond: float = 0.1
-    lr: float = 2e-4
-    grad_clip: float = 1.0
     ema_decay: float = 0.999
-    bf16: bool = False
 
 
 class Trainer(DDPMTrainer):
