@@ -236,7 +236,7 @@ def sync_evaluations(path: Optional[Path] = None, evaluations: Optional[Path] = 
     run's rows reach the leaderboard and cards too); returns how many evaluation rows were written."""
     from reproductions.evaluate.results import load_rows
 
-    ev = load_rows(evaluations)
+    ev = load_rows(evaluations, current_only=False)
     have = set()
     if not ev.empty and "protocol" in ev:
         sel = ev[ev["protocol"] == PROTOCOL]
@@ -257,7 +257,8 @@ def to_evaluations(rows: Sequence[dict[str, Any]], path: Optional[Path] = None) 
                         "value": r[metric], "n": r["n"], "n_real": r["n_real"], "seed": 0, "features": r["features"],
                         "reference": r["reference"], "commit": r["commit"], "hardware": r["hardware"], "seconds": r["seconds"],
                         "command": r["command"], "recorded_at": r["recorded_at"], "features_sha256": r["features_sha256"],
-                        "protocol": PROTOCOL, "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
+                        "protocol": PROTOCOL, "generator_sha256": r.get("generator_sha256"),
+                        "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                         **({"ci95": list(ci)} if ci else {}),  # the [low, high] form highres.py and the cards read
                         "bootstrap": r["bootstrap"] if ci else 0, "train_images": r.get("train_images"),
                         **({"label_prior": r["label_prior"]} if r.get("label_prior") else {})})

@@ -61,9 +61,16 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def load_rows(path: Path | None = None) -> pd.DataFrame:
-    """Every stored evaluation row as a DataFrame (columns ROW_FIELDS, plus any extra facts)."""
+def load_rows(path: Path | None = None, current_only: bool = True) -> pd.DataFrame:
+    """Every stored evaluation row as a DataFrame (columns ROW_FIELDS, plus any extra facts). `current_only` drops the
+    rows measured on weights a registered model no longer has (their `generator_sha256` differs from the registry's,
+    e.g. rows from before a retrain; they stay in the file)."""
     rows = read_jsonl(path or results_path())
+    if current_only and any(r.get("generator_sha256") for r in rows):
+        from zoo.registry import entries
+
+        known = {k: e.files.get("model.safetensors") for k, e in entries().items()}
+        rows = [r for r in rows if not r.get("generator_sha256") or known.get(r.get("model_id"), r["generator_sha256"]) == r["generator_sha256"]]
     df = pd.DataFrame(rows)
     for col in ROW_FIELDS:
         if col not in df.columns:
