@@ -78,3 +78,16 @@ def test_conditional_generator_obeys_labels():
     a = model.generate(5, labels=[0, 1, 2, 3, 4], seed=0)
     b = model.generate(5, labels=[0, 1, 2, 3, 3], seed=0)
     assert torch.equal(a[:4], b[:4]) and not torch.equal(a[4], b[4])
+
+
+def test_sampling_settings_changed_on_a_loaded_model_take_effect():
+    """The fast inference copy is cached; a changed number of steps or sampler must still reach it."""
+    from zoo.archs import get_arch as arch
+
+    model = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=2)).eval()
+    first = model.generate(2, seed=0)
+    model.sample_steps, model.sampler = 4, "dpm-solver"
+    changed = model.generate(2, seed=0)
+    fresh = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=4, sampler="dpm-solver")).eval()
+    fresh.load_state_dict(model.state_dict())
+    assert not torch.equal(first, changed) and torch.equal(changed, fresh.generate(2, seed=0))

@@ -145,12 +145,19 @@ class GenerativeModel(nn.Module):
         """Changes whenever a parameter or buffer is replaced, moved or updated in place (optimizer step, load)."""
         return (self.training, tuple((t.data_ptr(), t._version, t.dtype, t.device) for t in (*self.parameters(), *self.buffers())))
 
+    def _settings(self) -> dict[str, Any]:
+        """Plain attributes that steer sampling and can be changed on a loaded model (e.g. `sample_steps`, `sampler`,
+        `guidance`): every public attribute that is not a module, tensor or the config."""
+        return {k: v for k, v in self.__dict__.items()
+                if not k.startswith("_") and k not in ("training", "config") and not isinstance(v, (nn.Module, torch.Tensor))}
+
     def inference_module(self) -> "GenerativeModel":
         """A copy of this model prepared for fast inference, rebuilt when the weights change: eval mode, BatchNorm
         folded into the preceding convolution, channels_last memory format (conv models). Same images per seed."""
         cached = self.__dict__.get("_inference_cache")
         key = self._state_key()
         if cached is not None and cached[0] == key:
+            cached[1].__dict__.update(self._settings())  # sampling settings changed since the copy (steps, sampler, ...)
             return cached[1]
         self.__dict__.pop("_inference_cache", None)  # never deep-copied into the copy
         fast = copy.deepcopy(self).eval()
