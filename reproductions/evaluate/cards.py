@@ -19,7 +19,7 @@ METRIC_NAMES = {"fid": "FID", "kid_mean": "KID (mean)", "kid_std": "KID (std ove
 def latest(rows: pd.DataFrame) -> pd.DataFrame:
     """The most recent row of every (model, metric, features, reference, seed)."""
     keys = ["model_id", "metric", "features", "reference", "seed"]
-    return rows.sort_values("recorded_at").groupby(keys, dropna=False, sort=False).tail(1)
+    return rows.sort_values("recorded_at", kind="stable").groupby(keys, dropna=False, sort=False).tail(1)
 
 
 def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame, resolution: int | None = None) -> list[dict[str, Any]]:
