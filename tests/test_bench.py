@@ -66,6 +66,7 @@ def test_training_128_quick(tmp_path, capsys):
 
     from bench import training_128
 
+    fill = torch.utils.deterministic.fill_uninitialized_memory  # train() turns it off, as it turns determinism on
     training_128.main(["--quick", "--cases", "spade", "--out", str(tmp_path)])
     data = _result(tmp_path, "training_128")
     case = data["cases"]["spade"]
@@ -82,7 +83,7 @@ def test_training_128_quick(tmp_path, capsys):
     assert all({"value", "goal", "met", "date"} <= set(g) for g in data["goals"])
     assert isinstance(data["notes"], list)
     assert not torch.are_deterministic_algorithms_enabled()  # the benchmark leaves the process as it found it
-    assert torch.utils.deterministic.fill_uninitialized_memory
+    assert torch.utils.deterministic.fill_uninitialized_memory == fill
     assert "medzoo overhead" in capsys.readouterr().out
 
 
