@@ -320,7 +320,7 @@ def _ci(c: Any) -> str:
 def utility_highres_page() -> tuple[str, dict[str, bytes]]:
     """utility-128.md: BUSI lesion segmentation at 128 px under the fair protocol, from utility_highres.jsonl."""
     files: dict[str, bytes] = {}
-    rows = read_jsonl(utility_highres.ROWS)
+    rows = read_jsonl(utility_highres.rows_path())
     parts = ["# Utility at 128 px\n",
              "Does a 128 px augmenter make a downstream model better? BUSI lesion segmentation: MONAI's U-Net "
              f"({esc(utility_highres.SegRecipe().describe())}) trained on a nested, stratified fraction of BUSI's train "

@@ -14,6 +14,7 @@ over seeds and Holm-adjusted p-values across the table.
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -34,6 +35,11 @@ ROWS = RESULTS_DIR / "utility_highres.jsonl"
 DATASET, RESOLUTION, BUNDLED = "busi", 128, "spade.busi_128"
 FRACTIONS = (0.1, 1.0)
 SEEDS = (0, 1, 2)
+
+
+def rows_path() -> Path:
+    """The rows file: $MEDZOO_UTILITY_HIGHRES (tests, private runs), else reproductions/results/utility_highres.jsonl."""
+    return Path(os.environ.get("MEDZOO_UTILITY_HIGHRES") or ROWS)
 
 
 def splits(resolution: int = RESOLUTION, data_dir: Optional[str] = None) -> dict[str, dict[str, torch.Tensor]]:
@@ -79,10 +85,11 @@ def _binary(masks: torch.Tensor) -> torch.Tensor:
 
 
 def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, recipe: SegRecipe = SegRecipe(),
-        path: Path = ROWS, gen_steps: Optional[int] = None, resolution: int = RESOLUTION,
+        path: Optional[Path] = None, gen_steps: Optional[int] = None, resolution: int = RESOLUTION,
         data: Optional[dict[str, dict[str, Any]]] = None) -> list[dict[str, Any]]:
     """Run every (fraction, seed, arm) cell not stored yet for this recipe; append and return the new rows (`data`:
     the splits at `resolution`, loaded when not given; tests pass a few images)."""
+    path = path or rows_path()
     data = data or splits(resolution)
     train, val, test = data["train"], data["val"], data["test"]
     test_set = {"images": test["images"], "masks": _binary(test["masks"])}
@@ -125,9 +132,9 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
     return rows
 
 
-def summary(path: Path = ROWS) -> pd.DataFrame:
+def summary(path: Optional[Path] = None) -> pd.DataFrame:
     """Per (fraction, arm): mean Dice, and the gain over `none` paired by seed (mean, 95% t-interval, Holm-adjusted p)."""
-    df = pd.DataFrame(read_jsonl(path))
+    df = pd.DataFrame(read_jsonl(path or rows_path()))
     if df.empty:
         return df
     df = df.drop_duplicates(["recipe", "fraction", "seed", "arm"], keep="last")
