@@ -144,19 +144,15 @@ def test_derived_doi_filled_from_arxiv_id(fixture_data):
     assert next(p for p in load_corpus(fixture_data).papers if p.key == "fixture-c").doi == "10.48550/arxiv.2001.00001"
 
 
-def test_source_url_must_parse(fixture_data):
+@pytest.mark.parametrize("url, message", [
+    ("https:///example.org/page", "neither an http"),  # a source URL must parse
+    ("https://www.themoonlight.io/en/review/some-paper", "machine-written summary"),  # AI reviews are not sources
+])
+def test_bad_source_urls_are_refused(fixture_data, url, message):
     rec = yaml.safe_load((fixture_data / "papers" / "fixture-b.yaml").read_text())
-    rec["sources"][0]["url"] = "https:///example.org/page"
+    rec["sources"][0]["url"] = url
     _write(fixture_data, rec)
-    with pytest.raises(RecordError, match="neither an http"):
-        load_corpus(fixture_data)
-
-
-def test_machine_written_summaries_are_refused_as_sources(fixture_data):
-    rec = yaml.safe_load((fixture_data / "papers" / "fixture-b.yaml").read_text())
-    rec["sources"][0]["url"] = "https://www.themoonlight.io/en/review/some-paper"
-    _write(fixture_data, rec)
-    with pytest.raises(RecordError, match="machine-written summary"):
+    with pytest.raises(RecordError, match=message):
         load_corpus(fixture_data)
 
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from reproductions.common.data import dataset_info, load_data
 from reproductions.common.train import environment
