@@ -42,7 +42,7 @@ docs: setup
 BENCH_CATALOG_SIZE ?= 200000
 # The 128 px benchmarks at make-bench sizes (their defaults time one more repetition, medzoo's loop without torch's NaN
 # fill and the plain loop's memory, and stream more images: bench/README.md).
-BENCH_128_TRAIN ?= --reps 2 --mem-loops medzoo --no-fill-variant
+BENCH_128_TRAIN ?= --reps 2 --mem-loops medzoo
 BENCH_128_GEN ?= --reps 2 --mem-images 64,192
 bench: setup
 	$(BIN)/python bench/generation.py

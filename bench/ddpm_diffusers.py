@@ -3,9 +3,11 @@ trade-off (speed against FID) of the converted model.
 
 - Speed: `model.generate(batch, seed)` of the bundled `ddpm.pneumoniamnist_28` at the git ref before the move
   (`--before-rev`, a temporary `git worktree`, its own hand-written U-Net and sampler) and at this tree, each in a
-  fresh process with the same threads, interleaved (before, after, before, ...) so load hits both alike.
+  fresh process with the same threads, interleaved (before, after, before, ...) so load hits both alike. Four arms:
+  before as shipped (fp32), before under bf16 autocast (what the old code would gain from bf16 alone), after in
+  fp32, after in bf16 (`precision="bfloat16"`, the bundled model's setting: it was trained under bf16 autocast).
 - FID before/after: the equal-n protocol's rows (reproductions/results/fidelity.jsonl: n = 4708 generated vs the 624
-  test images, seed 0, medzoo-resnet18 features, bootstrap 95% intervals) of the two generators' sha256.
+  test images, seed 0, medzoo-resnet18 features, bootstrap 95% intervals) of each arm's weights and config sha256.
 - Trade-off: for each sampler (DDIM, DPM-Solver++) and number of steps, the same n images (seed 0) are generated,
   timed and measured with the protocol's `measure` (FID, KID, precision, recall, bootstrap intervals).
 
@@ -13,6 +15,7 @@ trade-off (speed against FID) of the converted model.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -28,25 +31,36 @@ from bench.common import ROOT, environment, log, parser, save, table  # noqa: E4
 
 MODEL = "ddpm.pneumoniamnist_28"
 BEFORE_REV = "73f8707"  # the last commit with the hand-written DDPM (bundled weights trained on an H200)
+FP32_CONFIG_REV = "ff11fee"  # the converted model's config.json before `precision` was set to bfloat16
 
 TIMER = """
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
 import zoo
 model = zoo.load(sys.argv[2])
-batch, reps = int(sys.argv[3]), int(sys.argv[4])
-model.generate(8, seed=99)  # warm-up
-out = []
-for r in range(reps):
-    t0 = time.perf_counter(); model.generate(batch, seed=r); out.append(time.perf_counter() - t0)
-print(json.dumps({"seconds": out, "zoo": zoo.__file__, "sha256": zoo.registry.get(sys.argv[2]).files["model.safetensors"]}))
+batch, reps, mode = int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+if mode in ("float32", "bfloat16"):
+    model.precision = mode
+with torch.autocast("cpu", dtype=torch.bfloat16, enabled=mode == "autocast"):
+    model.generate(8, seed=99)  # warm-up
+    out = []
+    for r in range(reps):
+        t0 = time.perf_counter(); model.generate(batch, seed=r); out.append(time.perf_counter() - t0)
+files = zoo.registry.get(sys.argv[2]).files
+print(json.dumps({"seconds": out, "zoo": zoo.__file__, "sha256": files["model.safetensors"], "config_sha256": files["config.json"]}))
 """
 
 
-def time_generation(tree: Path, threads: int, batch: int, reps: int) -> dict[str, Any]:
+# (arm, tree, mode): mode "shipped" runs the model as registered, "autocast" wraps it in bf16 autocast, "float32" or
+# "bfloat16" set the converted model's `precision`
+ARMS = (("before", "before", "shipped"), ("before, bf16 autocast", "before", "autocast"),
+        ("after, fp32", "after", "float32"), ("after, bf16 (default)", "after", "bfloat16"))
+
+
+def time_generation(tree: Path, threads: int, batch: int, reps: int, mode: str) -> dict[str, Any]:
     """Seconds of `reps` generate(batch) calls in a fresh process importing the zoo of `tree`."""
     env = {**os.environ, "PYTHONPATH": str(tree), "OMP_NUM_THREADS": str(threads)}
-    out = subprocess.run([sys.executable, "-c", TIMER, str(threads), MODEL, str(batch), str(reps)], cwd=tree, env=env,
+    out = subprocess.run([sys.executable, "-c", TIMER, str(threads), MODEL, str(batch), str(reps), mode], cwd=tree, env=env,
                          capture_output=True, text=True, check=True)
     res = json.loads(out.stdout.strip().splitlines()[-1])
     if not res["zoo"].startswith(str(tree)):
@@ -55,36 +69,38 @@ def time_generation(tree: Path, threads: int, batch: int, reps: int) -> dict[str
 
 
 def speed(before_rev: str, threads: int, batch: int, reps: int, rounds: int) -> dict[str, Any]:
-    """Images/s before and after, `rounds` interleaved fresh-process runs of each."""
+    """Images/s of each arm (ARMS), `rounds` interleaved fresh-process runs of each."""
     with tempfile.TemporaryDirectory() as tmp:
         tree = Path(tmp) / "before"
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), before_rev], cwd=ROOT, check=True, capture_output=True)
         try:
-            runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+            runs: dict[str, list[dict[str, Any]]] = {arm: [] for arm, _, _ in ARMS}
             for _ in range(rounds):
-                for arm, where in (("before", tree), ("after", ROOT)):
-                    runs[arm].append(time_generation(where, threads, batch, reps))
+                for arm, which, mode in ARMS:
+                    runs[arm].append(time_generation(tree if which == "before" else ROOT, threads, batch, reps, mode))
                     log(f"{arm}: {[round(batch / s, 1) for s in runs[arm][-1]['seconds']]} images/s")
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False, capture_output=True)
     out: dict[str, Any] = {"batch": batch, "threads": threads, "before_rev": before_rev}
     for arm, rs in runs.items():
         per_image = sorted(s / batch for r in rs for s in r["seconds"])
-        out[arm] = {"generator_sha256": rs[0]["sha256"], "seconds": [s for r in rs for s in r["seconds"]],
-                    "images_per_s_median": round(1 / per_image[len(per_image) // 2], 2)}
-    out["after_over_before"] = round(out["after"]["images_per_s_median"] / out["before"]["images_per_s_median"], 3)
+        out[arm] = {"generator_sha256": rs[0]["sha256"], "config_sha256": rs[0]["config_sha256"],
+                    "seconds": [s for r in rs for s in r["seconds"]], "images_per_s_median": round(1 / per_image[len(per_image) // 2], 2)}
+    base = out["before"]["images_per_s_median"]
+    out["over_before"] = {arm: round(out[arm]["images_per_s_median"] / base, 3) for arm, _, _ in ARMS}
     return out
 
 
-def fid_rows(shas: dict[str, str]) -> dict[str, Any]:
-    """The equal-n protocol's first-draw rows of each generator (by weights sha256), in the medzoo-resnet18 space."""
+def fid_rows(arms: dict[str, tuple[str, str | None]]) -> dict[str, Any]:
+    """The equal-n protocol's first-draw rows of each arm's generator (weights sha256, and config sha256 where the row
+    records one: the converted model's fp32 and bf16 settings share weights), in the medzoo-resnet18 space."""
     from reproductions.evaluate.equal_n import FEATURES, rows_path
     from reproductions.evaluate.results import read_jsonl
 
     rows = [r for r in read_jsonl(rows_path()) if r["model_id"] == MODEL and r["features"] == FEATURES and r["draw"] == 0]
     out = {}
-    for arm, sha in shas.items():
-        match = [r for r in rows if r.get("generator_sha256") == sha]
+    for arm, (sha, config) in arms.items():
+        match = [r for r in rows if r.get("generator_sha256") == sha and (config is None or r.get("config_sha256") == config)]
         if match:
             r = match[-1]
             out[arm] = {k: r.get(k) for k in ("fid", "fid_ci95", "kid_mean", "kid_mean_ci95", "precision", "recall", "n", "n_real",
@@ -114,7 +130,7 @@ def trade_off(steps: list[int], samplers: list[str], n: int, bootstrap: int) -> 
             seconds = time.perf_counter() - t0
             m = measure(embed(fake, FEATURES), real, bootstrap, 0)
             rows.append({"sampler": sampler, "steps": k, "n": n, "n_real": len(real), "seconds": round(seconds, 1),
-                         "images_per_s": round(n / seconds, 2), "threads": torch.get_num_threads(), **m})
+                         "images_per_s": round(n / seconds, 2), "threads": torch.get_num_threads(), **m, "sampling_precision": model.precision})
             log(f"{sampler} {k} steps: FID {m['fid']:.2f} {m.get('fid_ci95')}, {n / seconds:.1f} images/s")
     return rows
 
@@ -140,22 +156,28 @@ def main() -> None:
     env = environment()
     t0 = time.perf_counter()
     sp = speed(args.before_rev, args.threads, args.batch, args.reps, args.rounds)
-    fids = fid_rows({"before": sp["before"]["generator_sha256"], "after": sp["after"]["generator_sha256"]})
+    fp32_config = hashlib.sha256(subprocess.run(["git", "show", f"{FP32_CONFIG_REV}:zoo/pretrained/{MODEL}/config.json"], cwd=ROOT,
+                                                check=True, capture_output=True).stdout).hexdigest()
+    after = sp["after, bf16 (default)"]
+    fids = fid_rows({"before": (sp["before"]["generator_sha256"], None),
+                     "after, fp32": (after["generator_sha256"], fp32_config),
+                     "after, bf16 (default)": (after["generator_sha256"], after["config_sha256"])})
     curve = [] if args.skip_trade_off else trade_off([int(s) for s in args.steps.split(",")], args.samplers.split(","),
                                                      args.n, args.bootstrap)
     speed_col = f"images/s (batch {args.batch}, {args.threads} threads)"
-    rows = [{"model / sampler": "before (hand-written U-Net, DDIM 50)", speed_col: sp["before"]["images_per_s_median"],
-             "FID [95% CI], n": _fid(fids.get("before"))},
-            {"model / sampler": "after (diffusers UNet2DModel, DDIM 50)", speed_col: sp["after"]["images_per_s_median"],
-             "FID [95% CI], n": _fid(fids.get("after"))}]
-    rows += [{"model / sampler": f"after, {c['sampler']} {c['steps']} steps", speed_col: c["images_per_s"],
-              "FID [95% CI], n": _fid(c)} for c in curve]
+    names = {"before": "before (hand-written U-Net), DDIM 50, fp32", "before, bf16 autocast": "before, DDIM 50, bf16 autocast",
+             "after, fp32": "after (diffusers UNet2DModel), DDIM 50, fp32", "after, bf16 (default)": "after, DDIM 50, bf16 (default)"}
+    rows = [{"model / sampler": names[arm], speed_col: sp[arm]["images_per_s_median"], "x before": sp["over_before"][arm],
+             "FID [95% CI], n": _fid(fids.get(arm))} for arm, _, _ in ARMS]
+    rows += [{"model / sampler": f"after, {c['sampler']} {c['steps']} steps, {c['sampling_precision']}", speed_col: c["images_per_s"],
+              "x before": "", "FID [95% CI], n": _fid(c)} for c in curve]
     print(table(rows))
     save("ddpm_diffusers", {"benchmark": "ddpm_diffusers", "environment": env, "model": MODEL, "speed": sp, "fid_equal_n": fids,
                             "trade_off": curve, "table": rows,
                             "seconds": round(time.perf_counter() - t0, 1), "command": " ".join(sys.argv),
-                            "goals": [{"figure": "after/before images/s", "value": sp["after_over_before"], "unit": "x",
-                                       "goal": ">= 1", "met": sp["after_over_before"] >= 1}]}, args.out)
+                            "goals": [{"figure": "after (default settings) / before images/s",
+                                       "value": sp["over_before"]["after, bf16 (default)"], "unit": "x", "goal": ">= 1",
+                                       "met": sp["over_before"]["after, bf16 (default)"] >= 1}]}, args.out)
 
 
 def _fid(r: dict[str, Any] | None) -> str:

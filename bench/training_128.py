@@ -40,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from zoo.malloc import MALLOC_KEEP_ENV, malloc_config  # noqa: E402 - one home, shared with training and the CLI
 from bench.common import environment, log, parser, save, summary, table  # noqa: E402
 
-NO_FILL = "medzoo, no NaN fill"  # medzoo's loop with torch.utils.deterministic.fill_uninitialized_memory off
 OVERHEAD_GOAL = 0.05  # medzoo loop slower than the plain loop by at most this
 LIMIT_GOAL = 0.40  # achieved FLOP/s of a training step / the measured limit, at least this
 MEM_STEP_GROWTH = 0.05  # training memory is bounded when the last step's RSS exceeds the earlier steps' by at most this
@@ -121,10 +120,9 @@ def cpu_usage() -> tuple[float, float, int]:
 # the two loops
 
 
-def medzoo_run(name: str, steps: int, batch: int | None, workdir: Path, count_flops: bool = False,
-               no_fill: bool = False) -> dict[str, Any]:
-    """medzoo's loop for `steps` steps on the first steps x batch training images; `no_fill`: with
-    torch.utils.deterministic.fill_uninitialized_memory off (what a one-line fix in train() would do)."""
+def medzoo_run(name: str, steps: int, batch: int | None, workdir: Path, count_flops: bool = False) -> dict[str, Any]:
+    """medzoo's loop for `steps` steps on the first steps x batch training images (train() turns torch's NaN fill of
+    new tensors off; the flag is restored afterwards so that the profiles below see the process as it was)."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
@@ -135,7 +133,6 @@ def medzoo_run(name: str, steps: int, batch: int | None, workdir: Path, count_fl
     out = workdir / f"medzoo-{time.monotonic_ns()}"
     fc = FlopCounterMode(display=False) if count_flops else None
     fill = torch.utils.deterministic.fill_uninitialized_memory
-    torch.utils.deterministic.fill_uninitialized_memory = fill and not no_fill
     t0 = time.perf_counter()
     # log_every=1: one log window per step (together they span the loop), so a step slowed by another process's burst
     # can be told from the rest (the median step)
@@ -422,8 +419,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--reps", type=int, default=3, help="timed runs of each loop (alternating)")
     p.add_argument("--mem-steps", type=int, default=3, help="steps of the peak-memory runs (0: skip them)")
     p.add_argument("--no-profile", dest="profile", action="store_false", help="skip the per-case profile of one step")
-    p.add_argument("--no-fill-variant", dest="fill_variant", action="store_false",
-                   help="skip the third timed loop: medzoo's with torch's NaN fill of new tensors off")
     p.add_argument("--mem-loops", default="medzoo,plain", help="loops whose peak memory is measured")
     p.add_argument("--name", default="training_128", help="results file name (bench/results/<name>.json)")
     p.add_argument("--memory-child", default="", help=argparse_hidden())
@@ -463,16 +458,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             w_mz = medzoo_run(name, 1, batch, work, count_flops=True)
             w_pl = plain_run(name, 1, batch, count_flops=True)
             flops = w_mz["flops_per_step"]
-            loops = ["medzoo", "plain"] + ([NO_FILL] if args.fill_variant else [])
+            loops = ["medzoo", "plain"]
             runs: dict[str, list[dict[str, Any]]] = {k: [] for k in loops}
             for rep in range(args.reps):
-                # medzoo, plain(, medzoo without the fill), then backwards: the plain loop is adjacent to both
+                # medzoo, plain, then backwards
                 order = loops if rep % 2 == 0 else loops[::-1]
                 for which in order:
                     log(f"{name} rep {rep + 1}/{args.reps}: {which} loop, {args.steps} steps of {b}")
                     u0 = cpu_usage()
                     r = (plain_run(name, args.steps, batch) if which == "plain"
-                         else medzoo_run(name, args.steps, batch, work, no_fill=which == NO_FILL))
+                         else medzoo_run(name, args.steps, batch, work))
                     u1 = cpu_usage()
                     r.update({"user_s": u1[0] - u0[0], "sys_s": u1[1] - u0[1], "minor_faults": u1[2] - u0[2],
                               "cores_used": (u1[0] - u0[0] + u1[1] - u0[1]) / r["wall_s"]})
@@ -488,15 +483,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             e2e = [pl["end_to_end_images_per_s"] / mz["end_to_end_images_per_s"] - 1 for mz, pl in zip(runs["medzoo"], runs["plain"])]
             med = [pl["median_step_images_per_s"] / mz["median_step_images_per_s"] - 1 for mz, pl in zip(runs["medzoo"], runs["plain"])]
             frac = [r["fraction_of_limit"] for r in runs["medzoo"]]
-            nofill_over = [pl["loop_images_per_s"] / nf["loop_images_per_s"] - 1 for nf, pl in zip(runs.get(NO_FILL, []), runs["plain"])]
             entry: dict[str, Any] = {
                 "family": family, "dataset": dataset, "overrides": ov, "batch_size": b, "flops_per_step": flops,
                 "flops_per_step_plain": w_pl["flops_per_step"], "flops_per_image": flops / b, "runs": runs,
                 "warmup": {"medzoo": w_mz, "plain": w_pl}, "loop_overhead": over, "end_to_end_overhead": e2e,
                 "loop_overhead_p50": summary(over)["p50"], "end_to_end_overhead_p50": summary(e2e)["p50"],
                 "median_step_overhead": med, "median_step_overhead_p50": summary(med)["p50"],
-                "no_fill_loop_overhead": nofill_over,
-                "no_fill_loop_overhead_p50": summary(nofill_over)["p50"] if nofill_over else None,
                 "fraction_of_limit": frac, "fraction_of_limit_p50": summary(frac)["p50"],
                 "fraction_of_limit_plain_p50": summary([r["fraction_of_limit"] for r in runs["plain"]])["p50"],
                 "fraction_of_limit_per_core_p50": summary([r["fraction_of_limit_per_core"] for r in runs["medzoo"]])["p50"],
@@ -520,9 +512,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                          "median step img/s": f"{100 * entry['median_step_overhead_p50']:+.1f}%",
                          "end-to-end img/s": f"{100 * entry['end_to_end_overhead_p50']:+.1f}%",
                          "goal": f"<={100 * OVERHEAD_GOAL:.0f}%"})
-            if nofill_over:
-                rows.append({"case": name, "loop": f"{NO_FILL} overhead",
-                             "loop img/s": f"{100 * entry['no_fill_loop_overhead_p50']:+.1f}%", "goal": "(what the fix gives)"})
             goals.append({"figure": f"{name} (128 px): medzoo loop overhead vs a plain PyTorch loop, p50 of {len(over)} adjacent pairs",
                           "value": f"{100 * entry['loop_overhead_p50']:+.1f}%", "unit": "", "goal": f"<= {100 * OVERHEAD_GOAL:.0f}%",
                           "met": entry["loop_overhead_p50"] <= OVERHEAD_GOAL, "date": date})
@@ -695,13 +684,8 @@ def notes(result: dict[str, Any]) -> list[str]:
                 f"{100 * OVERHEAD_GOAL:.0f}%; median step {100 * c['median_step_overhead_p50']:+.1f}%). One step of the same "
                 f"Trainer profiled with deterministic algorithms on (medzoo's setting): aten::fill_ takes {fill_share(det)} of "
                 f"the operator time, {fill_share(nofill)} with torch.utils.deterministic.fill_uninitialized_memory = False "
-                f"({det['self_cpu_s']:.2f} s vs {nofill['self_cpu_s']:.2f} s of operator time). "
-                "torch.use_deterministic_algorithms(True) (reproductions/common/train.py, on CPU) also turns that flag on, "
-                "and it writes NaN into every tensor torch.empty makes, a pass over memory per new activation and "
-                "gradient; the plain loop runs with torch's default (off). The trained weights are the same without the "
-                "fill (checked bit for bit: 3 steps of each case), so the fix belongs in reproductions/common/train.py"
-                + (f"; medzoo's loop with the fill off, timed in the same alternation: "
-                   f"{100 * c['no_fill_loop_overhead_p50']:+.1f}% against the plain loop." if c.get("no_fill_loop_overhead") else "."))
+                f"({det['self_cpu_s']:.2f} s vs {nofill['self_cpu_s']:.2f} s of operator time); train() already turns "
+                "that fill off after torch.use_deterministic_algorithms(True), so the gap lies elsewhere.")
     return out
 
 

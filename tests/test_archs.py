@@ -1,6 +1,7 @@
 """Architecture pieces whose maths can be checked without training: DDIM, progressive growing, augmentation."""
 from __future__ import annotations
 
+import pytest
 import torch
 
 from reproductions.diffaugment.augment import diff_augment
@@ -91,3 +92,18 @@ def test_sampling_settings_changed_on_a_loaded_model_take_effect():
     fresh = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=4, sampler="dpm-solver")).eval()
     fresh.load_state_dict(model.state_dict())
     assert not torch.equal(first, changed) and torch.equal(changed, fresh.generate(2, seed=0))
+
+
+def test_ddpm_precision_is_a_sampling_setting():
+    """bf16 sampling (autocast around the U-Net only) is deterministic, close to fp32, and a bad value is refused."""
+    from zoo.archs import get_arch as arch
+
+    model = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=3)).eval()
+    fp32 = model.generate(4, seed=0).int()
+    model.precision = "bfloat16"
+    bf16 = model.generate(4, seed=0)
+    assert torch.equal(bf16, model.generate(4, seed=0)) and bf16.dtype == torch.uint8
+    assert 0 < (bf16.int() - fp32).abs().float().mean() < 8
+    model.precision = "float16"
+    with pytest.raises(ValueError, match="precision must be one of"):
+        model.generate(1, seed=0)

@@ -46,7 +46,10 @@ def test_synthesis_and_floor_at_equal_n_with_intervals(highres_zoo, monkeypatch,
     rows = evaluate_synthesis("fastgan.chestxray_64", bootstrap=3, limit=96)
     model = {r["metric"]: r for r in rows if r["kind"] == "model"}
     floor = {r["metric"]: r for r in rows if r["kind"] == "floor"}
-    assert set(model) == set(floor) == {"fid", "kid_mean", "precision", "recall"}
+    assert set(model) == set(floor) == {"fid", "kid_mean", "precision", "recall", "cas_auc", "cas_acc"}  # conditional: CAS too
+    assert model["cas_auc"]["selection"] == "real-val" and model["cas_auc"]["label_prior"] == "train"
+    assert 0 <= model["cas_auc"]["value"] <= 1 and 0 <= floor["cas_acc"]["value"] <= 1
+    assert model["fid"]["generator_sha256"] and model["fid"]["config_sha256"] and "generator_sha256" not in floor["fid"]
     assert model["fid"]["n"] == floor["fid"]["n"] and model["fid"]["n_real"] == 96
     assert model["fid"]["ci95"][0] <= model["fid"]["value"] <= model["fid"]["ci95"][1]
     assert model["fid"]["value"] > floor["fid"]["value"]  # an untrained generator is far from real X-rays

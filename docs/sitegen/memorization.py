@@ -5,6 +5,7 @@ from typing import Optional
 
 from reproductions.common.data import REPO_ROOT
 from reproductions.evaluate import memorization
+from reproductions.evaluate.results import generator_facts, is_current
 from sitegen.md import esc, rel, table
 
 
@@ -17,9 +18,8 @@ def block(model_id: str, src: str) -> tuple[str, Optional[bytes]]:
     """(Markdown of the model page's memorization section, the closest-pairs PNG or None)."""
     from zoo.registry import entries
 
-    entry = entries().get(model_id)
-    weights = entry.files.get("model.safetensors") if entry else None
-    rows = [r for r in memorization.latest_rows().get(model_id, []) if r.get("generator_sha256") == weights]
+    facts = generator_facts(model_id) if model_id in entries() else None
+    rows = [r for r in memorization.latest_rows().get(model_id, []) if facts and r.get("generator_sha256") and is_current(r, facts)]
     if not rows:
         return "*Not checked yet for these weights* (`python -m reproductions.evaluate.memorization`).\n", None
     lines = [f"Verdict: **{esc(memorization.verdict(rows))}** — the check of the "

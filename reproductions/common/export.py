@@ -144,7 +144,9 @@ def _sampler_lines(kind: str) -> list[str]:
     if kind != "diffusion":
         return []
     return ["# sampler (\"ddim\" or \"dpm-solver\") and steps trade speed for quality (measured: docs, Benchmarks)",
-            "model.sampler, model.sample_steps = \"dpm-solver\", 20"]
+            "model.sampler, model.sample_steps = \"dpm-solver\", 20",
+            "# precision: \"bfloat16\" (fast on CPUs with AMX and on GPUs) or \"float32\"",
+            "model.precision = \"float32\""]
 
 
 EMA_OF = {"g_ema": "g", "ema": "model"}  # averaged module -> the module it averages

@@ -40,7 +40,8 @@ class Trainer(BaseTrainer):
 
     def __init__(self, cfg: dict, info: DatasetInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
-        self.model = self.build_generator(self.arch, {k: cfg[k] for k in self.arch_keys}, self.num_classes())
+        kwargs = {**{k: cfg[k] for k in self.arch_keys}, "precision": "bfloat16" if cfg.get("bf16") else "float32"}
+        self.model = self.build_generator(self.arch, kwargs, self.num_classes())  # samples in the precision it trained in
         self.ema = copy.deepcopy(self.model).eval()
         requires_grad(self.ema, False)
         self.scheduler = self.model.train_scheduler()

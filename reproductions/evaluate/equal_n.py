@@ -40,7 +40,8 @@ import torch
 
 from reproductions.common.data import dataset_info, load_split
 from reproductions.common.train import environment
-from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl, results_path
+from reproductions.evaluate.results import (RESULTS_DIR, append_jsonl, command_line, generator_facts, is_current, now,
+                                           read_jsonl, results_path)
 from reproductions.evaluate.spaces import PIXELS, embed, embed_real, space_sha256
 
 ROWS = RESULTS_DIR / "fidelity.jsonl"
@@ -180,10 +181,10 @@ def draws_of(model_id: str) -> tuple[int, ...]:
 
 
 def _row(model_id: str, kind: str, dataset: str, draw: int, m: dict[str, Any], n: int, n_real: int, reference: str,
-         weights: Optional[str], t0: float, env: dict[str, Any], space: str = FEATURES, **extra: Any) -> dict[str, Any]:
+         generator: dict[str, Any], t0: float, env: dict[str, Any], space: str = FEATURES, **extra: Any) -> dict[str, Any]:
     return {"model_id": model_id, "kind": kind, "dataset": dataset, "draw": draw, "n": n, "n_real": n_real,
             "reference": reference, "features": space, "features_sha256": space_sha256(space),
-            "generator_sha256": weights, "bootstrap": BOOTSTRAP, **m, **extra, "commit": env["git_commit"],
+            **(generator or {"generator_sha256": None}), "bootstrap": BOOTSTRAP, **m, **extra, "commit": env["git_commit"],
             "hardware": env["hardware"], "seconds": round(time.monotonic() - t0, 1), "command": command_line(),
             "recorded_at": now()}
 
@@ -197,12 +198,12 @@ def run_model(model_id: str, draws: Optional[Sequence[int]] = None, path: Option
 
     path = path or rows_path()
     entry = get(model_id)
-    weights = entry.files["model.safetensors"]
-    done = {(r["model_id"], r["draw"], r.get("generator_sha256"), r["features_sha256"]) for r in read_jsonl(path)}
+    facts = generator_facts(model_id)
+    done = {(r["model_id"], r["draw"], r["features_sha256"]) for r in read_jsonl(path) if is_current(r, facts)}
     draws = tuple(draws if draws is not None else draws_of(model_id))
     if entry.task == "image-translation":
         draws = (0,)
-    todo = [d for d in draws if any((model_id, d, weights, space_sha256(s)) not in done for s in spaces)]
+    todo = [d for d in draws if any((model_id, d, space_sha256(s)) not in done for s in spaces)]
     if not todo:
         return []
     env = environment("cpu", 1)
@@ -213,21 +214,21 @@ def run_model(model_id: str, draws: Optional[Sequence[int]] = None, path: Option
             sha = space_sha256(space)
             boot = b if k == 0 and c["draw"] == min(draws) else 0  # intervals for the first draw (the one reported)
             real = embed_real(c["real"], space, entry.dataset, "test", c["part"])
-            if (model_id, c["draw"], weights, sha) not in done:
+            if (model_id, c["draw"], sha) not in done:
                 t0 = time.monotonic()
                 fake = embed(c["fake"], space)
                 rows.append(_row(model_id, "model", entry.dataset, c["draw"], measure(fake, real, boot, c["draw"]), len(fake),
-                                 len(real), c["reference"], weights, t0, env, space, label_prior=label_prior,
+                                 len(real), c["reference"], facts, t0, env, space, label_prior=label_prior,
                                  train_images=c["train_images"]))
                 append_jsonl(path, rows[-1:])
-            if (c["floor_id"], 0, None, sha) not in done:
+            if (c["floor_id"], 0, sha) not in done:
                 t0 = time.monotonic()
                 boot = b if k == 0 else 0
                 floor = embed_real(c["floor"], space, entry.dataset, "train", f"{c['part']}-n{len(c['floor'])}")
                 rows.append(_row(c["floor_id"], "floor", entry.dataset, 0, measure(floor, real, boot, 0), len(floor), len(real),
                                  c["reference"], None, t0, env, space, train_images=len(floor)))
                 append_jsonl(path, rows[-1:])
-                done.add((c["floor_id"], 0, None, sha))
+                done.add((c["floor_id"], 0, sha))
     return rows
 
 
@@ -258,6 +259,7 @@ def to_evaluations(rows: Sequence[dict[str, Any]], path: Optional[Path] = None) 
                         "reference": r["reference"], "commit": r["commit"], "hardware": r["hardware"], "seconds": r["seconds"],
                         "command": r["command"], "recorded_at": r["recorded_at"], "features_sha256": r["features_sha256"],
                         "protocol": PROTOCOL, "generator_sha256": r.get("generator_sha256"),
+                        **({"config_sha256": r["config_sha256"]} if r.get("config_sha256") else {}),
                         "ci_low": ci[0] if ci else None, "ci_high": ci[1] if ci else None,
                         **({"ci95": list(ci)} if ci else {}),  # the [low, high] form highres.py and the cards read
                         "bootstrap": r["bootstrap"] if ci else 0, "train_images": r.get("train_images"),

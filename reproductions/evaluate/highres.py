@@ -6,6 +6,9 @@
   28x28 (antialiased), the resolution that extractor was trained at: PneumoniaMNIST and BreastMNIST are these same
   collections at 28 px, so the space knows them; what finer detail adds is not measured by it (stated in each row's
   `space`). Mask models are compared on their images, with masks drawn from their bank.
+- CAS (conditional models): the evaluation classifier (`classifier.Recipe`, at 28 px on the same downsampled images)
+  trained on n generated images in the train split's class proportions, its checkpoint chosen on the real validation
+  split, tested on the real test split (AUC, accuracy); the floor is the same recipe trained on the real train split.
 - Super-resolution taking the low-resolution image itself: SSIM and PSNR of the test split restored from its
   antialiased bicubic downsampling, against plain bicubic upsampling, with bootstrap 95% intervals over images.
 
@@ -25,8 +28,9 @@ import torch
 
 from reproductions.common.data import dataset_info, load_data
 from reproductions.common.train import environment
+from reproductions.evaluate.classifier import Recipe, predict_proba, scores, train_classifier
 from reproductions.evaluate.equal_n import measure, prior_labels
-from reproductions.evaluate.results import append_jsonl, command_line, now, results_path
+from reproductions.evaluate.results import append_jsonl, command_line, generator_facts, now, results_path
 from reproductions.evaluate.spaces import downsample, embed
 
 FEATURES = "medzoo-resnet18"
@@ -45,7 +49,7 @@ def _rows(model_id: str, kind: str, dataset: str, metrics: dict[str, Any], n: in
             "reference": "test", "commit": env["git_commit"], "hardware": env["hardware"], "seconds": round(seconds, 1),
             "command": command_line(), "recorded_at": now(), "protocol": "highres", **extra}
     out = []
-    for metric in ("fid", "kid_mean", "precision", "recall", "ssim", "psnr"):
+    for metric in ("fid", "kid_mean", "precision", "recall", "ssim", "psnr", "cas_auc", "cas_acc"):
         if metric in metrics:
             row = {**base, "metric": metric, "value": round(float(metrics[metric]), 6)}
             if f"{metric}_ci95" in metrics:
@@ -54,17 +58,18 @@ def _rows(model_id: str, kind: str, dataset: str, metrics: dict[str, Any], n: in
     return out
 
 
-def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0) -> list[dict[str, Any]]:
-    """FID/KID/precision/recall of the model and of the real floor, both at n = the train split's size (`limit`:
-    at most this many images on every side, for tests)."""
+def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0, cas: bool = True) -> list[dict[str, Any]]:
+    """FID/KID/precision/recall of the model and of the real floor, both at n = the train split's size, and CAS for a
+    conditional model (`limit`: at most this many images on every side, for tests)."""
     from zoo.api import load
     from zoo.registry import get
 
     entry = get(model_id)
     info = dataset_info(entry.dataset, entry.resolution)
     train, test = load_data(info, "train"), load_data(info, "test")
+    val = load_data(info, "val") if model_needs_cas(entry, cas) else None
     if limit:
-        train, test = ({k: v[:limit] for k, v in d.items() if k in ("images", "labels")} for d in (train, test))
+        train, test, val = (_subset(d, limit) for d in (train, test, val))
     n = len(train["images"])
     model = load(model_id)
     t0 = time.monotonic()
@@ -72,13 +77,52 @@ def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0) -> l
     fake = _generate(model, n, labels, seed=0)
     real_test = embed(test["images"], FEATURES)
     m = measure(embed(fake, FEATURES), real_test, bootstrap)
-    rows = _rows(model_id, "model", entry.dataset, m, n, len(real_test), time.monotonic() - t0,
-                 {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
+    facts = {"features": FEATURES, "space": SPACE, "resolution": entry.resolution}
+    rows = _rows(model_id, "model", entry.dataset, m, n, len(real_test), time.monotonic() - t0, {**facts, **generator_facts(model_id)})
     t0 = time.monotonic()
     floor = measure(embed(train["images"], FEATURES), real_test, bootstrap)
-    rows += _rows(f"real-train.{entry.dataset}_{entry.resolution}", "floor", entry.dataset, floor, n, len(real_test),
-                  time.monotonic() - t0, {"features": FEATURES, "space": SPACE, "resolution": entry.resolution})
+    floor_id = f"real-train.{entry.dataset}_{entry.resolution}"
+    rows += _rows(floor_id, "floor", entry.dataset, floor, n, len(real_test), time.monotonic() - t0, facts)
+    if val is not None:
+        t0 = time.monotonic()
+        y = prior_labels(train["labels"], n, 1)
+        x = _generate(model, n, y, seed=1)
+        cas_facts = {**facts, "recipe": Recipe().recipe_id(), "selection": "real-val", "label_prior": "train",
+                     "space": "evaluation classifier on the images downsampled to 28x28 (antialiased bilinear)"}
+        rows += _rows(model_id, "model", entry.dataset, cas_scores(x, y, val, test, len(info.class_names), bool(limit)), n,
+                      len(test["images"]), time.monotonic() - t0, {**cas_facts, **generator_facts(model_id)})
+        t0 = time.monotonic()
+        rows += _rows(floor_id, "floor", entry.dataset, cas_scores(train["images"], train["labels"], val, test,
+                                                                   len(info.class_names), bool(limit)),
+                      n, len(test["images"]), time.monotonic() - t0, cas_facts)
     return rows
+
+
+def model_needs_cas(entry: Any, cas: bool) -> bool:
+    """CAS is measured for class-conditional synthesis (a label to choose is what it scores)."""
+    return cas and entry.task == "conditional-synthesis"
+
+
+def _subset(split: dict[str, torch.Tensor] | None, limit: int) -> dict[str, torch.Tensor] | None:
+    """`limit` images of a split drawn at random (seed 0), so that every class of a class-sorted split can appear."""
+    if split is None:
+        return None
+    keep = torch.randperm(len(split["images"]), generator=torch.Generator().manual_seed(0))[:limit].sort().values
+    return {k: split[k][keep] for k in ("images", "labels")}
+
+
+def cas_scores(x: torch.Tensor, y: torch.Tensor, val: dict[str, torch.Tensor], test: dict[str, torch.Tensor],
+               num_classes: int, quick: bool = False) -> dict[str, float]:
+    """CAS-style AUC and accuracy on the real test split of the evaluation classifier trained on (x, y) at 28 px, its
+    checkpoint chosen on the real validation split (`quick`: one short epoch, for tests)."""
+    recipe = Recipe(max_epochs=1, min_steps_per_epoch=1) if quick else Recipe()
+
+    def small(im: torch.Tensor) -> torch.Tensor:
+        return downsample(im, 28)
+
+    model, _ = train_classifier(small(x), y, num_classes, small(val["images"]), val["labels"], recipe, seed=0)
+    s = scores(predict_proba(model, small(test["images"])), test["labels"].numpy())
+    return {"cas_auc": s["auc"], "cas_acc": s["acc"]}
 
 
 def _ssim_psnr_per_image(out: torch.Tensor, target: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -44,7 +44,7 @@ import torch
 
 from reproductions.common.data import dataset_info, load_split
 from reproductions.common.train import environment
-from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl
+from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, generator_facts, is_current, now, read_jsonl
 from reproductions.evaluate.spaces import PIXELS, downsample, embed, embed_real, nearest, space_sha256
 
 ROWS = RESULTS_DIR / "memorization.jsonl"
@@ -236,9 +236,9 @@ def check(model_id: str, spaces: Sequence[str] = SPACES, seed: int = 0, data_dir
 
     path = path or rows_path()
     entry = get(model_id)
-    weights = entry.files["model.safetensors"]
+    facts = generator_facts(model_id)
     done = {(r["space"], r["space_sha256"]) for r in read_jsonl(path)
-            if r["model_id"] == model_id and r["generator_sha256"] == weights and r["seed"] == seed}
+            if r["model_id"] == model_id and is_current(r, facts) and r["seed"] == seed}
     todo = [s for s in spaces if (s, space_sha256(s)) not in done]
     if not todo:
         return []
@@ -260,7 +260,7 @@ def check(model_id: str, spaces: Sequence[str] = SPACES, seed: int = 0, data_dir
             stats = copying_stats(train, test, gen, embed_real(data["ref"], space, ds, "val", data["part"]), seed)
             ref_name = "val"
         row = {"model_id": model_id, "dataset": ds, "task": entry.task, "space": space, "space_sha256": space_sha256(space),
-               "generator_sha256": weights, "n_generated": len(data["gen"]), "n_train": len(data["train"]),
+               **facts, "n_generated": len(data["gen"]), "n_train": len(data["train"]),
                "n_test": len(data["test"]), "n_reference": len(data["ref"]), "reference": ref_name, "seed": seed,
                "tau": TAU, "pca_dim": PCA_DIM, **stats}
         if space == PIXELS:

@@ -61,16 +61,33 @@ def append_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def generator_facts(model_id: str) -> dict[str, str | None]:
+    """What a measured row records of a registered generator: the sha256 of its weights and of its config.json (which
+    holds the sampling settings, e.g. a DDPM's steps and precision); a row of other weights or settings is stale."""
+    from zoo.registry import get
+
+    files = get(model_id).files
+    return {"generator_sha256": files.get("model.safetensors"), "config_sha256": files.get("config.json")}
+
+
+def is_current(row: dict[str, Any], facts: dict[str, str | None] | None) -> bool:
+    """Whether `row` was measured on the generator as registered now (`facts` from generator_facts; None: not a
+    registered model). Rows without the hashes (floors, older protocols) count as current."""
+    if facts is None or not row.get("generator_sha256"):
+        return True
+    return row["generator_sha256"] == facts["generator_sha256"] and row.get("config_sha256", facts["config_sha256"]) == facts["config_sha256"]
+
+
 def load_rows(path: Path | None = None, current_only: bool = True) -> pd.DataFrame:
     """Every stored evaluation row as a DataFrame (columns ROW_FIELDS, plus any extra facts). `current_only` drops the
-    rows measured on weights a registered model no longer has (their `generator_sha256` differs from the registry's,
-    e.g. rows from before a retrain; they stay in the file)."""
+    rows measured on weights or sampling settings a registered model no longer has (their `generator_sha256` or
+    `config_sha256` differs from the registry's, e.g. rows from before a retrain; they stay in the file)."""
     rows = read_jsonl(path or results_path())
     if current_only and any(r.get("generator_sha256") for r in rows):
         from zoo.registry import entries
 
-        known = {k: e.files.get("model.safetensors") for k, e in entries().items()}
-        rows = [r for r in rows if not r.get("generator_sha256") or known.get(r.get("model_id"), r["generator_sha256"]) == r["generator_sha256"]]
+        known = {k: generator_facts(k) for k in entries()}
+        rows = [r for r in rows if is_current(r, known.get(r.get("model_id")))]
     df = pd.DataFrame(rows)
     for col in ROW_FIELDS:
         if col not in df.columns:

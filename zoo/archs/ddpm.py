@@ -11,13 +11,16 @@ from zoo.archs import register_arch
 from zoo.base import GenerativeModel, check_resolution
 
 SAMPLERS = ("ddim", "dpm-solver")
+PRECISIONS = ("float32", "bfloat16")
 
 
 @register_arch("ddpm")
 class DDPMModel(GenerativeModel):
     """Unconditional DDPM. arch_kwargs: widths ([32, 64, 64]), attention_levels ([2]: self-attention in the lowest
     level), layers_per_block (1), timesteps (1000), beta_schedule ("linear": 1e-4 to 0.02, the paper's), sample_steps
-    (50), sampler ("ddim"). `sample_steps` and `sampler` can be changed on a loaded model (speed against quality)."""
+    (50), sampler ("ddim"), precision ("float32", or "bfloat16": the U-Net runs under bf16 autocast, as it was trained;
+2.9x faster on a CPU with AMX, bench/ddpm_diffusers.py). `sample_steps`, `sampler` and `precision` can be changed
+on a loaded model (speed against quality)."""
 
     task = "synthesis"
     resolutions = (28, 32, 64, 128)
@@ -25,7 +28,8 @@ class DDPMModel(GenerativeModel):
 
     def __init__(self, channels: int = 1, resolution: int = 28, num_classes: int = 0, widths: Sequence[int] = (32, 64, 64),
                  attention_levels: Sequence[int] = (2,), layers_per_block: int = 1, timesteps: int = 1000,
-                 beta_schedule: str = "linear", sample_steps: int = 50, sampler: str = "ddim") -> None:
+                 beta_schedule: str = "linear", sample_steps: int = 50, sampler: str = "ddim",
+                 precision: str = "float32") -> None:
         super().__init__(channels, resolution, num_classes)
         check_resolution(self)
         from diffusers import UNet2DModel
@@ -33,7 +37,7 @@ class DDPMModel(GenerativeModel):
         widths = [int(w) for w in widths]
         attn = {int(i) for i in attention_levels}
         self.timesteps, self.beta_schedule = timesteps, beta_schedule
-        self.sample_steps, self.sampler = sample_steps, sampler
+        self.sample_steps, self.sampler, self.precision = sample_steps, sampler, precision
         self.noise_shape = (self.channels, self.resolution, self.resolution)
         self.unet = UNet2DModel(
             sample_size=self.resolution, in_channels=self.channels, out_channels=self.channels,
@@ -74,11 +78,15 @@ class DDPMModel(GenerativeModel):
 
     def sample(self, z: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """Images from Gaussian noise z, `sample_steps` steps of the sampling scheduler."""
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         sched = self.sample_scheduler()
         x = z
         for t in sched.timesteps:
             tt = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
-            x = sched.step(self.predict_noise(x, tt, labels), t, x).prev_sample
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+                eps = self.predict_noise(x, tt, labels)
+            x = sched.step(eps.float(), t, x).prev_sample  # the scheduler's arithmetic stays in float32
         return x.clamp(-1, 1)
 
     def pipeline_files(self) -> dict[str, bytes]:

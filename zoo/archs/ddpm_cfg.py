@@ -20,9 +20,9 @@ class ClassConditionalDDPM(DDPMModel):
     def __init__(self, channels: int = 1, resolution: int = 64, num_classes: int = 0, widths: Sequence[int] = (32, 64, 128, 128),
                  attention_levels: Sequence[int] = (2,), layers_per_block: int = 1, timesteps: int = 1000,
                  beta_schedule: str = "squaredcos_cap_v2", sample_steps: int = 50, sampler: str = "ddim",
-                 guidance: float = 2.0) -> None:
+                 guidance: float = 2.0, precision: str = "float32") -> None:
         super().__init__(channels, resolution, num_classes, widths, attention_levels, layers_per_block, timesteps,
-                         beta_schedule, sample_steps, sampler)
+                         beta_schedule, sample_steps, sampler, precision)
         self.guidance = guidance
 
     def class_embeds(self) -> int:
