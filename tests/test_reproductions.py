@@ -275,3 +275,19 @@ def test_queue_runs_jobs_in_parallel_exports_and_reports(tmp_path, monkeypatch, 
     assert all(line.split(": ")[1].startswith("finished") for line in queue.status(jobs))
     table = queue.report()
     assert "| `acgan.breastmnist_28` | breastmnist | conditional-synthesis |" in table and "samples.png" in table
+
+
+def test_time_a_job_sat_stopped_is_not_training_time():
+    """A training job paused with SIGSTOP (to lend the cores to another job) must not report the pause as seconds."""
+    from reproductions.common.train import ContinueClock
+
+    clock = ContinueClock()
+    try:
+        t0 = time.monotonic() - 100  # a step begun 100 s ago ...
+        assert clock.step_seconds(t0) >= 100
+        os.kill(os.getpid(), signal.SIGCONT)  # ... that was stopped and continued just now
+        time.sleep(0.01)
+        assert clock.step_seconds(t0) < 5
+        assert clock.step_seconds(time.monotonic()) < 1  # a later step counts in full again
+    finally:
+        clock.close()

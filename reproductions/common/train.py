@@ -11,7 +11,9 @@ import dataclasses
 import json
 import os
 import shlex
+import signal
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -96,6 +98,30 @@ def environment(device: str, world: int) -> dict[str, Any]:
     else:
         hw = f"{world} process(es) x {torch.get_num_threads()} CPU thread(s), {cpu_model()}"
     return {"hardware": hw, "torch": torch.__version__, "git_commit": git_commit(("reproductions", "zoo"), untracked=True)}
+
+
+class ContinueClock:
+    """When the process was last continued after SIGSTOP (SIGCONT), so that a step spanning a stop is not counted as
+    training time: `seconds` is the time spent training, not the time a paused job sat stopped."""
+
+    def __init__(self) -> None:
+        self.continued_at = 0.0
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGCONT, self._on_continue)
+
+    def _on_continue(self, signum: int, frame: Any) -> None:
+        self.continued_at = time.monotonic()
+
+    def step_seconds(self, t0: float) -> float:
+        """Seconds of a step begun at t0: from the continue when one came during it (the part before the stop, at most
+        one step, is not counted), else the whole step."""
+        now = time.monotonic()
+        return now - self.continued_at if self.continued_at > t0 else now - t0
+
+    def close(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGCONT, self._previous)
 
 
 def _params_checksum(modules: dict[str, torch.nn.Module]) -> float:
@@ -200,6 +226,7 @@ def train(
     bar = tqdm(total=total, initial=start, desc=f"{family}/{dataset}", disable=rank != 0, mininterval=1 if sys.stderr.isatty() else 60)
     last_ckpt = time.monotonic()
     window_t, window_imgs = time.monotonic(), 0
+    clock = ContinueClock()
     order, order_epoch = None, -1
     for step in range(start, total):
         t0 = time.monotonic()
@@ -210,7 +237,7 @@ def train(
         idx = order[lo : lo + batch].to(dev)
         gen = torch.Generator(dev).manual_seed(step_seed(seed, step, rank))
         losses = trainer.step({k: v[idx] for k, v in data.items()}, gen, step)
-        seconds += time.monotonic() - t0
+        seconds += clock.step_seconds(t0)
         window_imgs += batch * world
         bar.update(1)
         if log is not None and ((step + 1) % log_every == 0 or step + 1 == total):
@@ -226,6 +253,7 @@ def train(
             checkpoint(step + 1)
             last_ckpt = time.monotonic()
     bar.close()
+    clock.close()
     if world > 1:
         sums = [torch.zeros(1, dtype=torch.float64, device=dev) for _ in range(world)]
         dist.all_gather(sums, torch.tensor([_params_checksum(trainer.modules)], dtype=torch.float64, device=dev))
