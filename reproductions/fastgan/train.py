@@ -32,6 +32,7 @@ class Config:
     conditional: bool = True
     lr_d_scale: float = 1.0  # discriminator lr = lr * lr_d_scale (TTUR when > 1)
     d_norm: str = "sn"  # "sn": spectral norm + hinge loss; "bn": DCGAN's BatchNorm + non-saturating loss
+    mode_seeking: float = 0.0  # weight of the mode-seeking term (Mao et al. 2019): 0 off; 1 the paper's
 
 
 
@@ -108,13 +109,27 @@ class Trainer(BaseTrainer):
         requires_grad(self.d, False)
         out = self.d(aug(fake), y)
         loss_g = -out.mean() if self.cfg.get("d_norm", "sn") == "sn" else F.softplus(-out).mean()
+        losses = {}
+        if self.cfg.get("mode_seeking", 0.0):
+            ms = self.mode_seeking(fake, z, y, gen)
+            loss_g = loss_g + self.cfg["mode_seeking"] / (ms + 1e-5)
+            losses["mode_seeking"] = ms.item()
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         reduce_grads(self.g)
         self.optimizers["g"].step()
         requires_grad(self.d, True)
         ema_update(self.g_ema, self.g, self.cfg["ema"], step)
-        return {"loss_d": loss_d.item(), "loss_g": loss_g.item()}
+        return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **losses}
+
+    def mode_seeking(self, fake: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
+        """MSGAN's ratio for half the batch: mean |G(z1, y) - G(z2, y)| / mean |z1 - z2|, with a second noise z2 and the
+        same labels. The generator maximises it, so that different noise gives different images of one class (the
+        conditional generator otherwise learned to ignore its noise: one image per class)."""
+        h = max(1, len(z) // 2)
+        z2 = torch.randn(h, z.shape[1], generator=gen, device=self.device)
+        fake2 = self.g(z2, None if y is None else y[:h])
+        return (fake[:h] - fake2).abs().mean() / (z[:h] - z2).abs().mean()
 
     def exports(self) -> list[Export]:
         kind = "conditional-synthesis" if self.num_classes else "unconditional-synthesis"
