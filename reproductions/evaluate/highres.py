@@ -15,7 +15,7 @@
 Rows go to reproductions/results/evaluations.jsonl (`protocol: highres`), where the catalog build, the cards and the
 leaderboard read them.
 
-    python -m reproductions.evaluate.highres pix2pix.chestxray_128_sr64 spade.busi_128
+    python -m reproductions.evaluate.highres pix2pix.chestxray_128_sr64 spade.busi_128 [--threads 2]
 """
 from __future__ import annotations
 
@@ -180,12 +180,18 @@ def evaluate_super_resolution(model_id: str, bootstrap: int = 1000, limit: int =
     return rows
 
 
-def main(model_ids: list[str]) -> None:
+def main(argv: list[str] | None = None) -> None:
     """Evaluate each model and append its rows to the results file."""
+    import argparse
+
     from zoo.registry import get
 
-    torch.set_num_threads(1)
-    for model_id in model_ids:
+    p = argparse.ArgumentParser(description="the 128 px evaluation protocol")
+    p.add_argument("models", nargs="+", help="model ids")
+    p.add_argument("--threads", type=int, default=1, help="CPU threads")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    for model_id in args.models:
         task = get(model_id).task
         rows = evaluate_super_resolution(model_id) if task == "super-resolution" else evaluate_synthesis(model_id)
         append_jsonl(results_path(), rows)
@@ -195,4 +201,4 @@ def main(model_ids: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()
