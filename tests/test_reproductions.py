@@ -293,9 +293,11 @@ def test_time_a_job_sat_stopped_is_not_training_time():
         clock.close()
 
 
-def test_fastgan_mode_seeking_term_is_logged_and_trained(tmp_path):
-    """With mode_seeking > 0 the generator's loss carries MSGAN's term, and its ratio is logged per step."""
-    run = tiny_train("fastgan", tmp_path / "ms", limit=16, overrides={"mode_seeking": 1.0, "d_norm": "bn"})
+@pytest.mark.parametrize("bf16", [False, True])
+def test_fastgan_mode_seeking_term_is_logged_and_trained(tmp_path, bf16):
+    """With mode_seeking > 0 the generator's loss carries MSGAN's term, and its ratio is logged per step (also with the
+    forward passes under bf16 autocast)."""
+    run = tiny_train("fastgan", tmp_path / "ms", limit=16, overrides={"mode_seeking": 1.0, "d_norm": "bn", "bf16": bf16})
     steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "loss_g" in line]
     assert steps and all(r["mode_seeking"] > 0 for r in steps)
     assert all(r["loss_g"] > 1 / (r["mode_seeking"] + 1e-5) for r in steps)  # the term is part of the loss

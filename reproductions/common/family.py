@@ -1,6 +1,7 @@
 """The interface a family implements for the shared loop: modules, optimizers, one step, and its exports."""
 from __future__ import annotations
 
+import contextlib
 import importlib
 from pathlib import Path
 from dataclasses import dataclass, field
@@ -58,6 +59,11 @@ class Trainer:
             "num_classes": num_classes,
         }
         return get_arch(arch).from_config(config).to(self.device)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """bf16 autocast of the forward passes when the run's config sets `bf16` (weights and optimizer stay float32);
+        float32 otherwise. On a CPU with AMX a 128 px step runs several times faster (bench/ddpm_diffusers.py)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16")))
 
     def prepare(self, images: torch.Tensor, labels: torch.Tensor, masks: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Training tensors, all of the same length N, that the loop indexes into batches."""

@@ -3,7 +3,6 @@ gradient clipping, EMA weights; optional bf16 autocast (faster on CPUs with AMX,
 from __future__ import annotations
 
 import copy
-import contextlib
 from dataclasses import dataclass, field
 
 import torch
@@ -54,10 +53,6 @@ class Trainer(BaseTrainer):
 
     def optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.model.parameters(), self.cfg["lr"])
-
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """bf16 autocast of the forward pass when the config asks for it; fp32 otherwise."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=bool(self.cfg.get("bf16")))
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
         loss = self.denoising_loss(batch, gen)

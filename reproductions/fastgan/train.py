@@ -33,6 +33,7 @@ class Config:
     lr_d_scale: float = 1.0  # discriminator lr = lr * lr_d_scale (TTUR when > 1)
     d_norm: str = "sn"  # "sn": spectral norm + hinge loss; "bn": DCGAN's BatchNorm + non-saturating loss
     mode_seeking: float = 0.0  # weight of the mode-seeking term (Mao et al. 2019): 0 off; 1 the paper's
+    bf16: bool = False  # forward passes under bf16 autocast (float32 weights and optimizer)
 
 
 
@@ -94,9 +95,11 @@ class Trainer(BaseTrainer):
         x = batch["x"]
         y = batch["y"] if self.num_classes else None
         z = torch.randn(len(x), self.cfg["z_dim"], generator=gen, device=self.device)
-        fake = self.g(z, y)
+        with self.autocast():
+            fake = self.g(z, y)
         aug = lambda t: diff_augment(t, gen, self.cfg["policy"])  # noqa: E731
-        real_out, fake_out = self.d(aug(x), y), self.d(aug(fake.detach()), y)
+        with self.autocast():
+            real_out, fake_out = self.d(aug(x), y).float(), self.d(aug(fake.detach()), y).float()
         if self.cfg.get("d_norm", "sn") == "sn":
             loss_d = F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
         else:
@@ -107,7 +110,8 @@ class Trainer(BaseTrainer):
         self.optimizers["d"].step()
 
         requires_grad(self.d, False)
-        out = self.d(aug(fake), y)
+        with self.autocast():
+            out = self.d(aug(fake), y).float()
         loss_g = -out.mean() if self.cfg.get("d_norm", "sn") == "sn" else F.softplus(-out).mean()
         losses = {}
         if self.cfg.get("mode_seeking", 0.0):
@@ -128,8 +132,9 @@ class Trainer(BaseTrainer):
         conditional generator otherwise learned to ignore its noise: one image per class)."""
         h = max(1, len(z) // 2)
         z2 = torch.randn(h, z.shape[1], generator=gen, device=self.device)
-        fake2 = self.g(z2, None if y is None else y[:h])
-        return (fake[:h] - fake2).abs().mean() / (z[:h] - z2).abs().mean()
+        with self.autocast():
+            fake2 = self.g(z2, None if y is None else y[:h])
+        return (fake[:h].float() - fake2.float()).abs().mean() / (z[:h] - z2).abs().mean()
 
     def exports(self) -> list[Export]:
         kind = "conditional-synthesis" if self.num_classes else "unconditional-synthesis"
