@@ -82,7 +82,8 @@ def _rows(corpus: Corpus, vectors) -> dict[str, list[dict]]:  # noqa: ANN001 - n
         rows["papereffect"] += [{"paper_id": pid, "text": e.summary(), "task": e.task or None, "metric": e.metric or None,
                                  "measure": e.measure or None, "value_without": e.without, "value_with": e.with_,
                                  "change": e.gain, "unit": e.unit or None, "real_data": e.real_data or None,
-                                 "comparison": e.comparison or None, "source": e.source or None, "note": e.note or None}
+                                 "comparison": e.comparison or None, "source": e.source or None, "note": e.note or None,
+                                 "arm": e.arm or None, "classifier": e.classifier or None}
                                 for e in p.effects]
         rows["paperattribute"] += [{"paper_id": pid, "name": k, "value": v} for k, v in p.attributes.items()]
         rows["provenance"] += provenance_rows(p)

@@ -639,7 +639,8 @@ def provenance(key_or_doi: str, db: str | None = None) -> "pd.DataFrame":
 
 
 EFFECT_COLUMNS = ["key", "title", "year", "organs", "modalities", "architectures", "datasets", "task", "metric",
-                  "measure", "without", "with", "gain", "unit", "real_data", "comparison", "source", "text"]
+                  "measure", "without", "with", "gain", "unit", "real_data", "comparison", "source", "arm", "classifier",
+                  "text"]
 
 
 def effects(organ=None, modality=None, architecture=None, dataset=None,  # noqa: ANN001 - as papers()
@@ -651,7 +652,8 @@ def effects(organ=None, modality=None, architecture=None, dataset=None,  # noqa:
     Paper filters as in papers() (synonyms resolve, an architecture includes its variants); `task` (classification,
     segmentation, detection, ...) and `metric` filter the rows themselves. `without` and `with` are the values without
     and with synthetic data, `gain` their difference (or the change the paper reports), in `unit`. structured=False
-    adds the free-text effects of the older form (their figures only in `text`).
+    adds the free-text effects of the older form (their figures only in `text`). `arm` (classical, synthetic or
+    classical+synthetic) and `classifier` are set where a paper reports several augmentations or downstream models.
     e.g. effects(organ="lung", modality="x-ray") or effects(metric="dice").
     """
     import pandas as pd
@@ -663,10 +665,10 @@ def effects(organ=None, modality=None, architecture=None, dataset=None,  # noqa:
     with _session(db) as conn:
         want_metric = _vocabulary(conn, "metric").resolve(metric) if metric is not None else None
         rows = conn.all("SELECT p.key, e.task, e.metric, e.measure, e.value_without, e.value_with, e.change, e.unit, "
-                        "e.real_data, e.comparison, e.source, e.text FROM papereffect e JOIN paper p ON p.id = e.paper_id "
+                        "e.real_data, e.comparison, e.source, e.arm, e.classifier, e.text FROM papereffect e JOIN paper p ON p.id = e.paper_id "
                         "ORDER BY e.id")
     order = {k: i for i, k in enumerate(by_key)}
-    for key, t, m, measure, without, with_, change, unit, real, comparison, source, text in rows:
+    for key, t, m, measure, without, with_, change, unit, real, comparison, source, arm, classifier, text in rows:
         if key not in by_key or (structured and not (m or measure)):
             continue
         if (task is not None and t != task) or (want_metric is not None and m != want_metric):
@@ -677,7 +679,7 @@ def effects(organ=None, modality=None, architecture=None, dataset=None,  # noqa:
                     "modalities": p["modalities"], "architectures": p["architectures"], "datasets": p["datasets"],
                     "task": t or "", "metric": m or "", "measure": measure or "", "without": without, "with": with_,
                     "gain": gain, "unit": unit or "", "real_data": real or "", "comparison": comparison or "",
-                    "source": source or "", "text": text})
+                    "source": source or "", "arm": arm or "", "classifier": classifier or "", "text": text})
     out.sort(key=lambda r: order[r["key"]])  # papers() order: newest first
     df = pd.DataFrame(out, columns=EFFECT_COLUMNS)
     df["year"] = df["year"].astype("Int64")

@@ -25,7 +25,10 @@ ARXIV_DOI_PREFIX = "10.48550/arxiv."
 # downstream tasks of an effect row (what the synthetic images were added to the training data of)
 EFFECT_TASKS = ("classification", "segmentation", "detection", "regression", "registration", "reconstruction", "other")
 EFFECT_KEYS = {"task", "metric", "measure", "without", "with", "change", "unit", "real_data", "comparison", "source",
-               "note"}
+               "note", "arm", "classifier"}
+# what the `with` value of an effect row added to the real images, when a paper reports several augmentations (the
+# arm names of the medzoo utility studies, so that a reproduction can set its own figures beside the paper's)
+EFFECT_ARMS = ("classical", "synthetic", "classical+synthetic")
 RELATION_TYPES = ("cites", "similar")
 TAG_FIELDS = {  # record field -> vocabulary it draws from
     "organs": "organ",
@@ -93,6 +96,8 @@ class Effect:
     comparison: str = ""  # the paper's own comparison: what the baseline and the augmented arm are
     source: str = ""  # URL of the record's source that shows the figures
     note: str = ""
+    arm: str = ""  # one of EFFECT_ARMS when the paper reports several augmentations, else empty
+    classifier: str = ""  # the downstream model as the paper names it, when the paper reports several
 
     @property
     def structured(self) -> bool:
@@ -291,8 +296,11 @@ def _effects(raw: Any, metrics: Vocabulary, err: callable) -> list[Effect]:
             raise err("effects", f"{where} needs `comparison`: the paper's own baseline and augmented arms")
         if not source:
             raise err("effects", f"{where} needs `source`: the URL of the record's source that shows the figures")
+        arm = txt("arm")
+        if arm not in ("", *EFFECT_ARMS):
+            raise err("effects", f"{where}: arm must be one of {', '.join(EFFECT_ARMS)}, got {arm!r}")
         out.append(Effect("", task, metric, measure, without, with_, change, unit, txt("real_data"), comparison, source,
-                          txt("note")))
+                          txt("note"), arm, txt("classifier")))
     return out
 
 

@@ -133,6 +133,8 @@ class PaperEffect(SQLModel, table=True):
     comparison: Optional[str] = None  # the paper's own comparison
     source: Optional[str] = None  # the source that shows the figures
     note: Optional[str] = None
+    arm: Optional[str] = None  # classical | synthetic | classical+synthetic, when the paper reports several
+    classifier: Optional[str] = None  # the downstream model as the paper names it, when it reports several
 
 
 class PaperAttribute(SQLModel, table=True):

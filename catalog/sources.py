@@ -17,7 +17,8 @@ from catalog.vocab import DATA_DIR
 # The evaluation rows written by `medzoo eval` (reproductions/evaluate): package data of `reproductions`, so this path
 # holds in a source checkout and in an installed wheel alike. Read as a file; nothing is imported.
 MEASURED = Path(__file__).resolve().parents[1] / "reproductions" / "results" / "evaluations.jsonl"
-SCHEMA_VERSION = "2"  # part of the fingerprint: a default database built by an older schema is rebuilt (2: paper.origin)
+SCHEMA_VERSION = "3"  # part of the fingerprint: a default database built by an older schema is rebuilt (2: paper.origin;
+# 3: papereffect.arm and .classifier)
 DEFAULT = "default"  # user_dir=DEFAULT: the user layer at user_catalog_dir(); None: no user layer
 UserDir = Union[Path, str, None]
 

@@ -45,7 +45,7 @@ def train(
     device: str = typer.Option("cpu", help="cpu or cuda"),
     checkpoint_minutes: float = typer.Option(10.0, help="minutes between checkpoints (one is always written at the end)"),
     checkpoint_steps: int = typer.Option(0, help="also checkpoint every this many steps (0: off)"),
-    limit: int = typer.Option(0, help="train on the first N train images only (tests; 0: all)"),
+    limit: int = typer.Option(0, help="train on N train images drawn at random, seed 0 (tests, quick tries; 0: all)"),
     set_: list[str] = typer.Option([], "--set", help="override a config field, key=value (repeatable)"),
 ) -> None:
     """Train FAMILY on the train split of a catalog dataset, or of your own image folder (--data-dir without --dataset)."""

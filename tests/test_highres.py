@@ -17,7 +17,8 @@ FX = "medzoo-resnet18.medmnist_28"
 
 @pytest.fixture(scope="module")
 def highres_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A private registry: the real feature extractor, a tiny 64 px FastGAN and a tiny 32 -> 64 px super-resolver."""
+    """A private registry: the real feature extractor, a tiny 64 px FastGAN, a tiny 32 -> 64 px super-resolver and a
+    tiny 64 px CycleGAN (bf16 training)."""
     from zoo import registry
 
     root = tmp_path_factory.mktemp("highres")
@@ -29,6 +30,9 @@ def highres_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
                   overrides={"g_base": 4, "d_base": 4, "batch_size": 16}, command="pytest"),
             train("pix2pix", "chestxray", root / "runs" / "sr", epochs=1, limit=32, resolution=64,
                   overrides={"base": 4, "d_base": 4, "batch_size": 16, "input_resolution": 32, "lowres_input": True, "depth": 3},
+                  command="pytest"),
+            train("cyclegan", "chestxray", root / "runs" / "cyc", epochs=1, limit=32, resolution=64,
+                  overrides={"base": 4, "n_blocks": 1, "d_base": 4, "d_layers": 3, "batch_size": 16, "bf16": True},
                   command="pytest")]
     torch.use_deterministic_algorithms(deterministic)
     with pytest.MonkeyPatch.context() as mp:
@@ -65,3 +69,17 @@ def test_super_resolution_against_bicubic(highres_zoo, monkeypatch):
     assert set(by) == {("model", "ssim"), ("model", "psnr"), ("baseline", "ssim"), ("baseline", "psnr")}
     assert all(r["n"] == 48 and r["input_resolution"] == 32 and len(r["ci95"]) == 2 for r in rows)
     assert 20 < by[("baseline", "psnr")]["value"] < 40
+
+
+def test_translation_against_untranslated_and_floor(highres_zoo, monkeypatch):
+    from reproductions.evaluate.highres import evaluate_translation
+
+    monkeypatch.setenv("MEDZOO_REGISTRY", str(highres_zoo / "models.json"))
+    rows = evaluate_translation("cyclegan.chestxray_64_normal2pneumonia", bootstrap=3, limit=40)
+    by = {(r["kind"], r["metric"]): r for r in rows}
+    assert {k for k, _ in by} == {"model", "baseline", "floor"}
+    assert by[("baseline", "fid")]["model_id"] == "untranslated.chestxray_64_normal"
+    assert by[("floor", "fid")]["model_id"] == "real-train.chestxray_64_pneumonia"
+    assert all(r["n"] == 40 and r["reference"] == "test:pneumonia" for r in rows)
+    assert by[("model", "fid")]["generator_sha256"] and "generator_sha256" not in by[("floor", "fid")]
+    assert by[("floor", "fid")]["value"] < by[("model", "fid")]["value"]  # an untrained translator is far from real

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import zoo
 from catalog.families import links_for, registry_models, reproduction_of
 from catalog.records import arxiv_doi
-from sitegen import paths
+from sitegen import paths, repeats
 from sitegen.data import VOCABS, Catalog, Paper
 from sitegen.links import tag_links
 from sitegen.md import UNKNOWN, Pages, bullets, esc, ext, head, link, or_unknown, table
@@ -167,7 +167,7 @@ def render(p: Paper, cat: Catalog, repro: dict[str, str] | None = None, models: 
     return "\n".join([
         head(p.title, src, paths.PAPERS, "All papers"), _facts(p), note, "## Abstract\n", abstract + "\n",
         "## Tags\n", _tags(p, cat, src), "## Effects\n", "What the paper reports gaining by adding synthetic images.\n",
-        _effects(p, cat), "## Attributes\n\n" + attributes if p.attributes else "",
+        _effects(p, cat), repeats.section(p.key), "## Attributes\n\n" + attributes if p.attributes else "",
         "## Related papers\n", _relations(p, cat, src),
         "## Reproductions and models\n", _families(p, cat, src, repro, models),
         "## Models in the zoo naming this paper\n", _models(p, src, cat, cards),

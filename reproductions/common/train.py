@@ -177,9 +177,10 @@ def train(
 
     split = load_data(info, "train", data_dir)
     images, labels, masks = split["images"], split["labels"], split.get("masks")
-    if limit:
-        images, labels = images[:limit], labels[:limit]
-        masks = None if masks is None else masks[:limit]
+    if limit:  # a random subset (seed 0), so that every class of a class-sorted split can appear
+        keep = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))[:limit].sort().values
+        images, labels = images[keep], labels[keep]
+        masks = None if masks is None else masks[keep]
     fam = load_family(family)
     torch.manual_seed(seed)
     trainer = fam.Trainer(cfg, info, dev)

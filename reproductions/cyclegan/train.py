@@ -32,6 +32,7 @@ class Config:
     class_a: int = 0
     class_b: int = 1
     d_layers: int = 2  # stride-2 layers of the PatchGAN (3 at 128 px gives ~34-pixel patches)
+    bf16: bool = False  # forward passes under bf16 autocast (float32 weights and optimizer)
 
 
 class PatchDiscriminator(nn.Module):
@@ -51,6 +52,8 @@ class PatchDiscriminator(nn.Module):
 
 
 def _lsgan(pred: torch.Tensor, real: bool) -> torch.Tensor:
+    """LSGAN's least-squares loss, in float32 whatever precision the discriminator ran in."""
+    pred = pred.float()
     return F.mse_loss(pred, torch.full_like(pred, 1.0 if real else 0.0))
 
 
@@ -77,6 +80,9 @@ class Trainer(BaseTrainer):
         """Unpaired (A, B) rows: every B image once, A images cycled in a fixed seeded order to the same length."""
         a = from_uint8(images[labels == self.cfg["class_a"]])
         b = from_uint8(images[labels == self.cfg["class_b"]])
+        for cls, domain in ((self.cfg["class_a"], a), (self.cfg["class_b"], b)):
+            if not len(domain):
+                raise ValueError(f"CycleGAN needs images of both domains: class {cls} ({self.info.class_names[cls]}) has none here")
         n = max(len(a), len(b))
         g = torch.Generator().manual_seed(self.cfg["seed"])
         ia = torch.cat([torch.randperm(len(a), generator=g) for _ in range(-(-n // len(a)))])[:n]
@@ -95,12 +101,13 @@ class Trainer(BaseTrainer):
         a, b = batch["a"], batch["b"]
         requires_grad(self.d_a, False)
         requires_grad(self.d_b, False)
-        fake_b, fake_a = self.g_ab(a), self.g_ba(b)
-        loss_gan = _lsgan(self.d_b(fake_b), True) + _lsgan(self.d_a(fake_a), True)
-        loss_cyc = F.l1_loss(self.g_ba(fake_b), a) + F.l1_loss(self.g_ab(fake_a), b)
-        loss_g = loss_gan + self.cfg["cycle_weight"] * loss_cyc
-        if self.cfg["identity_weight"]:
-            loss_g = loss_g + self.cfg["identity_weight"] * (F.l1_loss(self.g_ab(b), b) + F.l1_loss(self.g_ba(a), a))
+        with self.autocast():
+            fake_b, fake_a = self.g_ab(a), self.g_ba(b)
+            loss_gan = _lsgan(self.d_b(fake_b), True) + _lsgan(self.d_a(fake_a), True)
+            loss_cyc = F.l1_loss(self.g_ba(fake_b).float(), a) + F.l1_loss(self.g_ab(fake_a).float(), b)
+            loss_g = loss_gan + self.cfg["cycle_weight"] * loss_cyc
+            if self.cfg["identity_weight"]:
+                loss_g = loss_g + self.cfg["identity_weight"] * (F.l1_loss(self.g_ab(b).float(), b) + F.l1_loss(self.g_ba(a).float(), a))
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         reduce_grads(self.g_ab, self.g_ba)
@@ -108,8 +115,9 @@ class Trainer(BaseTrainer):
         requires_grad(self.d_a, True)
         requires_grad(self.d_b, True)
 
-        loss_d = 0.5 * (_lsgan(self.d_a(a), True) + _lsgan(self.d_a(fake_a.detach()), False)
-                        + _lsgan(self.d_b(b), True) + _lsgan(self.d_b(fake_b.detach()), False))
+        with self.autocast():
+            loss_d = 0.5 * (_lsgan(self.d_a(a), True) + _lsgan(self.d_a(fake_a.detach()), False)
+                            + _lsgan(self.d_b(b), True) + _lsgan(self.d_b(fake_b.detach()), False))
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
         reduce_grads(self.d_a, self.d_b)

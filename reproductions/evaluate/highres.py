@@ -9,6 +9,9 @@
 - CAS (conditional models): the evaluation classifier (`classifier.Recipe`, at 28 px on the same downsampled images)
   trained on n generated images in the train split's class proportions, its checkpoint chosen on the real validation
   split, tested on the real test split (AUC, accuracy); the floor is the same recipe trained on the real train split.
+- Unpaired translation (CycleGAN): the test split's source-class images translated, against the target class's test
+  images, in the same space with bootstrap intervals; the untranslated source images are the baseline and as many
+  target-class train images (drawn at random, seed 0) the floor, all at the same n.
 - Super-resolution taking the low-resolution image itself: SSIM and PSNR of the test split restored from its
   antialiased bicubic downsampling, against plain bicubic upsampling, with bootstrap 95% intervals over images.
 
@@ -180,11 +183,55 @@ def evaluate_super_resolution(model_id: str, bootstrap: int = 1000, limit: int =
     return rows
 
 
+def evaluate_translation(model_id: str, bootstrap: int = 200, limit: int = 0) -> list[dict[str, Any]]:
+    """FID/KID/precision/recall of the translated test images of the source class against the target class's test
+    images, beside the untranslated baseline and a real floor at the same n (`limit`: at most this many images per
+    side, for tests)."""
+    from zoo.api import load
+    from zoo.registry import get
+
+    entry = get(model_id)
+    info = dataset_info(entry.dataset, entry.resolution)
+    model = load(model_id)
+    names = info.class_names
+    src, dst = int(model.config["source_class"]), names.index(model.config["target_domain"])
+    test, train = load_data(info, "test"), load_data(info, "train")
+    source = test["images"][test["labels"] == src]
+    target = test["images"][test["labels"] == dst]
+    if limit:
+        source, target = source[:limit], target[:limit]
+    n = len(source)
+    pool = train["images"][train["labels"] == dst]
+    floor_images = pool[torch.randperm(len(pool), generator=torch.Generator().manual_seed(0))[:n]]
+    real = embed(target, FEATURES)
+    facts = {"features": FEATURES, "space": SPACE, "resolution": entry.resolution, "reference": f"test:{names[dst]}"}
+    rows: list[dict[str, Any]] = []
+    for row_id, kind, images, extra in (
+            (model_id, "model", None, generator_facts(model_id)),
+            (f"untranslated.{entry.dataset}_{entry.resolution}_{names[src]}".replace(" ", "-"), "baseline", source, {}),
+            (f"real-train.{entry.dataset}_{entry.resolution}_{names[dst]}".replace(" ", "-"), "floor", floor_images, {})):
+        t0 = time.monotonic()
+        fake = model.translate(source, batch_size=64) if images is None else images
+        rows += _rows(row_id, kind, entry.dataset, measure(embed(fake, FEATURES), real, bootstrap), n, len(real),
+                      time.monotonic() - t0, {**facts, **extra})
+    return rows
+
+
+def evaluate(model_id: str) -> list[dict[str, Any]]:
+    """The rows of one model under the protocol its task calls for."""
+    from zoo.registry import get
+
+    task = get(model_id).task
+    if task == "super-resolution":
+        return evaluate_super_resolution(model_id)
+    if task == "image-translation":
+        return evaluate_translation(model_id)
+    return evaluate_synthesis(model_id)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Evaluate each model and append its rows to the results file."""
     import argparse
-
-    from zoo.registry import get
 
     p = argparse.ArgumentParser(description="the 128 px evaluation protocol")
     p.add_argument("models", nargs="+", help="model ids")
@@ -192,8 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     for model_id in args.models:
-        task = get(model_id).task
-        rows = evaluate_super_resolution(model_id) if task == "super-resolution" else evaluate_synthesis(model_id)
+        rows = evaluate(model_id)
         append_jsonl(results_path(), rows)
         for r in rows:
             ci = f" [{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]" if "ci95" in r else ""

@@ -98,8 +98,7 @@ class Trainer(BaseTrainer):
         with self.autocast():
             fake = self.g(z, y)
         aug = lambda t: diff_augment(t, gen, self.cfg["policy"])  # noqa: E731
-        with self.autocast():
-            real_out, fake_out = self.d(aug(x), y).float(), self.d(aug(fake.detach()), y).float()
+        real_out, fake_out = self._critic(aug(x), y), self._critic(aug(fake.detach()), y)
         if self.cfg.get("d_norm", "sn") == "sn":
             loss_d = F.relu(1 - real_out).mean() + F.relu(1 + fake_out).mean()
         else:
@@ -110,8 +109,7 @@ class Trainer(BaseTrainer):
         self.optimizers["d"].step()
 
         requires_grad(self.d, False)
-        with self.autocast():
-            out = self.d(aug(fake), y).float()
+        out = self._critic(aug(fake), y)
         loss_g = -out.mean() if self.cfg.get("d_norm", "sn") == "sn" else F.softplus(-out).mean()
         losses = {}
         if self.cfg.get("mode_seeking", 0.0):
@@ -125,6 +123,11 @@ class Trainer(BaseTrainer):
         requires_grad(self.d, True)
         ema_update(self.g_ema, self.g, self.cfg["ema"], step)
         return {"loss_d": loss_d.item(), "loss_g": loss_g.item(), **losses}
+
+    def _critic(self, images: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        """The discriminator's logits in float32, its forward pass under the run's autocast."""
+        with self.autocast():
+            return self.d(images, y).float()
 
     def mode_seeking(self, fake: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None, gen: torch.Generator) -> torch.Tensor:
         """MSGAN's ratio for half the batch: mean |G(z1, y) - G(z2, y)| / mean |z1 - z2|, with a second noise z2 and the
