@@ -155,3 +155,25 @@ def test_citation_cff_describes_the_project():
     assert cff["message"] and cff["authors"] and all("name" in a or "family-names" in a for a in cff["authors"])
     pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
     assert f'version = "{cff["version"]}"' in pyproject and f'license = "{cff["license"]}"' in pyproject
+
+
+def test_measured_lines_set_a_translator_beside_its_own_floor(monkeypatch, tmp_path):
+    from reproductions.evaluate.cards import measured_lines
+
+    base = {"dataset": "chestxray", "metric": "fid", "seed": 0, "features": "medzoo-resnet18", "protocol": "highres",
+            "resolution": 128, "recorded_at": "2026-12-02T00:00:00+00:00"}
+    rows = [{**base, "model_id": "cyclegan.chestxray_128_normal2pneumonia", "kind": "model", "value": 3.0, "n": 234,
+             "reference": "test:pneumonia"},
+            {**base, "model_id": "untranslated.chestxray_128_normal", "kind": "baseline", "value": 9.0, "n": 234,
+             "reference": "test:pneumonia"},
+            {**base, "model_id": "real-train.chestxray_128_pneumonia", "kind": "floor", "value": 1.0, "n": 234,
+             "reference": "test:pneumonia"},
+            {**base, "model_id": "real-train.chestxray_128", "kind": "floor", "value": 1.1, "n": 4694, "reference": "test"},
+            {**base, "model_id": "real-train.chestxray_128_normal", "kind": "floor", "value": 1.2, "n": 390,
+             "reference": "test:normal"}]
+    path = tmp_path / "evaluations.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("MEDZOO_RESULTS", str(path))
+    table = "\n".join(measured_lines("cyclegan.chestxray_128_normal2pneumonia", "chestxray", 128))
+    assert "untranslated.chestxray_128_normal (baseline)" in table and "real-train.chestxray_128_pneumonia (floor)" in table
+    assert "real-train.chestxray_128 (floor)" not in table and "real-train.chestxray_128_normal (floor)" not in table

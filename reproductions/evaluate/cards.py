@@ -52,7 +52,7 @@ def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame, reso
 
 def measured_lines(model_id: str, dataset: str, resolution: int) -> list[str]:
     """The card's table of measured figures: the model's latest rows and, beside them, the floor or baseline rows of
-    the same dataset, protocol and reference (same n), with 95% intervals where the row has one."""
+    the same dataset, protocol, resolution and reference, with 95% intervals where the row has one."""
     rows = latest(load_rows())
     mine = rows[rows["model_id"] == model_id]
     protocols = set(mine["protocol"].dropna()) if "protocol" in mine else set()
@@ -61,6 +61,8 @@ def measured_lines(model_id: str, dataset: str, resolution: int) -> list[str]:
         others = others[others["protocol"].isin(protocols)]
     if "resolution" in rows and resolution != 28:
         others = others[others["resolution"] == resolution]
+    if "reference" in rows:  # a translator's floor is its target class's, not the synthesis floor of the whole split
+        others = others[others["reference"].isin(set(mine["reference"]))]
     out = ["| compared | metric | value | 95% interval | n | reference | features |", "|---|---|---|---|---|---|---|"]
     for r in pd.concat([mine, others[others["metric"].isin(mine["metric"])]]).itertuples():
         ci = getattr(r, "ci95", None)
