@@ -83,3 +83,12 @@ def test_translation_against_untranslated_and_floor(highres_zoo, monkeypatch):
     assert all(r["n"] == 40 and r["reference"] == "test:pneumonia" for r in rows)
     assert by[("model", "fid")]["generator_sha256"] and "generator_sha256" not in by[("floor", "fid")]
     assert by[("floor", "fid")]["value"] < by[("model", "fid")]["value"]  # an untrained translator is far from real
+
+
+def test_memorization_inputs_of_a_folder_dataset_translator(highres_zoo, monkeypatch):
+    from reproductions.evaluate.memorization import inputs
+
+    monkeypatch.setenv("MEDZOO_REGISTRY", str(highres_zoo / "models.json"))
+    data = inputs("cyclegan.chestxray_64_normal2pneumonia")
+    assert data["part"] == "-class1" and data["gen"].shape[1:] == (1, 64, 64)
+    assert len(data["gen"]) == 234  # the test split's normal images, translated

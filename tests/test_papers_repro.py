@@ -57,8 +57,8 @@ def test_run_writes_both_budgets_and_selections_and_resumes(busi_zoo, monkeypatc
         for seed in (0, 1):
             # picking the epoch on the test split can only flatter: it is never below the validation-selected figure
             assert by[(arm, seed, "paper", "test")]["accuracy"] >= by[(arm, seed, "paper", "val")]["accuracy"]
-            assert by[(arm, seed, "equal", "val")]["steps"] == by[("classical+synthetic", seed, "equal", "val")]["steps"]
-    assert by[("none", 0, "paper", "val")]["steps"] < by[("none", 0, "equal", "val")]["steps"]  # 24 images vs 5x24 + 24
+            assert by[(arm, seed, "equal", "val")]["steps"] == 2 * 1  # 2 epochs of the 24 real images, batch 32
+    assert by[("classical+synthetic", 0, "paper", "val")]["steps"] == 2 * 5  # 2 epochs of 24 + 4x24 + 3x8 = 144 images
     assert by[("classical", 0, "paper", "val")]["n_train"] == 5 * 24  # each of the 4 methods adds one copy
     assert by[("synthetic", 0, "paper", "val")]["n_train"] == 24 + 3 * 8
     assert by[("synthetic", 0, "paper", "val")]["generator_sha256"] and "generator_id" not in by[("none", 0, "paper", "val")]
@@ -112,3 +112,13 @@ def test_cnns_take_their_resolution():
     for setting in (aldhabyani2019.SETTING, manaf2025.SETTING):
         net = build_cnn(setting.cnn, 1, setting.resolution, 3)
         assert net(torch.zeros(2, 1, setting.resolution, setting.resolution)).shape == (2, 3)
+
+
+def test_early_stopping_ends_a_run_that_stops_improving():
+    from reproductions.papers.protocol import train_cnn
+
+    setting = dataclasses.replace(aldhabyani2019.SETTING, resolution=32, batch_size=8, lr=1e-2)
+    one = {"images": torch.randint(0, 255, (8, 1, 32, 32), dtype=torch.uint8), "labels": torch.zeros(8, dtype=torch.long)}
+    r = train_cnn(setting, one, one, one, steps=50, seed=0, num_classes=3, patience=2)
+    assert r["epochs"] < 50 and r["steps"] == r["epochs"]  # one step per epoch; stopped long before the 50th
+    assert train_cnn(setting, one, one, one, steps=5, seed=0, num_classes=3)["epochs"] == 5  # no patience: every step

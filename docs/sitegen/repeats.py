@@ -31,8 +31,9 @@ def section(key: str) -> str:
     out = ["## Repeated on medzoo's data\n",
            f"The paper's experiment with its {esc(setting.classifier)} classifier, run here on the {esc(setting.dataset)} "
            f"split of the zoo at {setting.resolution} px (`{cmd}`). Two columns of ours: the **paper's setting** (its "
-           f"epochs over each arm's own images, its model selection: {setting.paper_selection} split) and the **fair "
-           "protocol** (every arm trained for the steps of the largest arm, the epoch chosen on the validation split). "
+           f"epochs over each arm's own images, its early stopping if any, its model selection: {setting.paper_selection} "
+           "split) and the **fair protocol** (every arm trained for the steps of the paper's epochs over the real images "
+           "alone, the epoch chosen on the validation split). "
            "The synthetic images come from a zoo generator trained on the train split only. Figures are test accuracy, "
            "mean ± the half-width of a 95% t-interval over seeds, and in brackets the gain over *none* paired by seed.\n",
            "**What the paper states**\n", bullets(map(esc, setting.stated), ""),

@@ -194,7 +194,7 @@ def train(
         raise ValueError(f"{n} training images are fewer than one global batch of {batch} x {world} processes")
     total = steps_per_epoch * int(cfg["epochs"])
     trainer.total_steps = total
-    cfg_facts = {"n_train": n, "steps_per_epoch": steps_per_epoch, "total_steps": total,
+    cfg_facts = {"n_train": len(images), "rows_per_epoch": n, "steps_per_epoch": steps_per_epoch, "total_steps": total,
                  "data": {"name": info.name, "description": info.description, "license": info.license,
                           "resolution": info.resolution, "split_sha256": split.get("split_sha256", ""),
                           "split_method": split.get("split_method", "official MedMNIST v2 train split")}}

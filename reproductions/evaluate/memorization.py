@@ -207,7 +207,8 @@ def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict
     part = ""
     if entry.task == "image-translation":
         src = int(model.config["source_class"])
-        dst = dataset_info(entry.dataset).class_names.index(model.config["target_domain"])
+        info = dataset_info(entry.dataset, entry.resolution if entry.resolution != 28 else None)
+        dst = info.class_names.index(model.config["target_domain"])
         gen = model.translate(_by_class(px, py, src))
         tx, vx, px = _by_class(tx, ty, dst), _by_class(vx, vy, dst), _by_class(px, py, dst)
         part = f"-class{dst}"

@@ -4,8 +4,9 @@ splits, with the paper's model selection and the fair protocol side by side.
 Every (arm, seed) trains one CNN and scores it on the validation and the test split after every epoch, so that one
 run gives both selections: `val` (the epoch with the best validation accuracy, the fair rule) and `test` (the best test
 epoch: what a paper that picks its model on the test images reports). Two budgets: `paper` (the paper's epochs over
-each arm's own training set, so bigger arms take more steps) and `equal` (every arm the steps of the biggest arm);
-they are the same run when the arms are the same size. The synthetic images come from a zoo generator trained on the
+each arm's own training set, so bigger arms take more steps, with the paper's early stopping when it used one) and
+`equal` (every arm the steps of the paper's epochs over the real images alone, no early stopping, as in the 28 px
+utility study); when two budgets come to the same steps and stopping rule, one run serves both. The synthetic images come from a zoo generator trained on the
 train split only (checked by its split sha256), so no arm sees a validation or test image through it. Rows go to
 reproductions/results/papers.jsonl; `table` sets them beside the paper's own figures from the catalog.
 """
@@ -81,6 +82,7 @@ class Setting:
     classical: Callable[[torch.Tensor, torch.Tensor, torch.Generator], tuple[torch.Tensor, torch.Tensor]]
     synthetic_counts: Callable[[torch.Tensor, int], dict[int, int]]  # (train labels, classes) -> images per class
     both: Callable[[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor]], dict[str, torch.Tensor]]
+    patience: Optional[int] = None  # early stopping of the paper's budget: epochs without a better val accuracy
     stated: tuple[str, ...] = ()
     ours: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)
@@ -90,7 +92,8 @@ class Setting:
         """The setting's facts as stored beside each row (in their JSON form, so that stored rows compare equal)."""
         return json.loads(json.dumps({"cnn": asdict(self.cnn), "lr": self.lr, "epochs": self.epochs,
                                       "batch_size": self.batch_size, "resolution": self.resolution,
-                                      "paper_selection": self.paper_selection, "generator": self.generator, **self.extra}))
+                                      "paper_selection": self.paper_selection, "patience": self.patience,
+                                      "generator": self.generator, **self.extra}))
 
 
 def rows_path() -> Path:
@@ -174,8 +177,9 @@ def _accuracy(model: nn.Module, split: dict[str, torch.Tensor]) -> tuple[float, 
 
 
 def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, torch.Tensor], test: dict[str, torch.Tensor],
-              steps: int, seed: int, num_classes: int) -> dict[str, Any]:
-    """Adam on cross-entropy for `steps` optimizer steps in epochs of the arm's size; val and test accuracy after each."""
+              steps: int, seed: int, num_classes: int, patience: Optional[int] = None) -> dict[str, Any]:
+    """Adam on cross-entropy for `steps` optimizer steps in epochs of the arm's size; val and test accuracy after each
+    epoch; with `patience`, stop once that many epochs have passed without a better validation accuracy."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = build_cnn(setting.cnn, data["images"].shape[1], setting.resolution, num_classes)
@@ -196,6 +200,9 @@ def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, to
         val_acc, _ = _accuracy(model, val)
         test_acc, pred = _accuracy(model, test)
         history.append({"steps": done, "val_acc": val_acc, "test_acc": test_acc, "pred": pred})
+        best = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
+        if patience is not None and len(history) - 1 - best >= patience:
+            break
     pick_val = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
     pick_test = max(range(len(history)), key=lambda i: (history[i]["test_acc"], -i))
     return {"by_val": history[pick_val], "by_test": history[pick_test], "epochs": len(history), "steps": done,
@@ -218,18 +225,19 @@ def run(setting: Setting, seeds: Optional[Sequence[int]] = None, arms: Sequence[
         counts = setting.synthetic_counts(train["labels"], k)
         synthetic = synthetic_set(setting.generator, counts, seed) if gen_facts else None
         sets = {a: arm_data(setting, a, {"images": train["images"], "labels": train["labels"]}, synthetic, seed) for a in arms}
-        biggest = max(len(s["labels"]) for s in sets.values())
+        real_steps = setting.epochs * math.ceil(len(train["labels"]) / setting.batch_size)
         for arm, s in sets.items():
-            steps = {"paper": setting.epochs * math.ceil(len(s["labels"]) / setting.batch_size),
-                     "equal": setting.epochs * math.ceil(biggest / setting.batch_size)}
-            runs: dict[int, tuple[dict[str, Any], float]] = {}  # by step count: equal budgets share the paper's run
+            budgets = {"paper": (setting.epochs * math.ceil(len(s["labels"]) / setting.batch_size), setting.patience),
+                       "equal": (real_steps, None)}
+            runs: dict[tuple, tuple[dict[str, Any], float]] = {}  # equal (steps, patience): one run serves both
             for budget in [b for b in ("paper", "equal") if (arm, seed, b) not in done]:
-                if steps[budget] not in runs:
+                key = budgets[budget]
+                if key not in runs:
                     t0 = time.monotonic()
-                    runs[steps[budget]] = train_cnn(setting, s, val, test, steps[budget], seed, k), round(time.monotonic() - t0, 1)
-                r, seconds = runs[steps[budget]]
+                    runs[key] = train_cnn(setting, s, val, test, key[0], seed, k, key[1]), round(time.monotonic() - t0, 1)
+                r, seconds = runs[key]
                 base = {"paper": setting.paper, "classifier": setting.classifier, "dataset": setting.dataset, "arm": arm,
-                        "seed": seed, "budget": budget, "steps": steps[budget], "n_train": len(s["labels"]),
+                        "seed": seed, "budget": budget, "steps": r["steps"], "n_train": len(s["labels"]),
                         "n_synthetic": int(sum(counts.values())) if "synthetic" in arm else 0, "n_val": len(val["labels"]),
                         "n_test": len(test["labels"]), "epochs": r["epochs"], "seconds": seconds, "setting": facts,
                         "split_sha256": train.get("split_sha256"), **(gen_facts if "synthetic" in arm else {}),
