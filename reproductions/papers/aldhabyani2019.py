@@ -71,16 +71,8 @@ SETTING = Setting(
 )
 
 
-def main(seeds: str = "0,1,2", threads: int = 2) -> None:
-    """Run the missing (arm, seed, budget) cells, then print the table beside the paper's figures."""
-    from reproductions.papers.protocol import run, table
-
-    torch.set_num_threads(threads)
-    run(SETTING, [int(s) for s in seeds.split(",")])
-    print(table(SETTING).to_string(index=False))
-
 
 if __name__ == "__main__":
-    import typer
+    from reproductions.papers.protocol import cli
 
-    typer.run(main)
+    cli(SETTING)

@@ -294,3 +294,16 @@ def _reported(setting: Setting, effects: Optional[pd.DataFrame]) -> dict[str, fl
     if not e.empty:
         out["none"] = e["without"].iloc[0]
     return out
+
+
+def cli(setting: Setting) -> None:
+    """The command line of one paper's module: run the missing (arm, seed, budget) cells of `--seeds`, then print the
+    table beside the paper's figures."""
+    import typer
+
+    def main(seeds: str = ",".join(map(str, setting.seeds)), threads: int = 2) -> None:
+        torch.set_num_threads(threads)
+        run(setting, [int(s) for s in seeds.split(",")])
+        print(table(setting).to_string(index=False))
+
+    typer.run(main)
