@@ -40,8 +40,8 @@ def busi_zoo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def tiny(setting):
-    """The Al-Dhabyani setting at 64 px, two epochs, 8 synthetic images per class, 2 seeds."""
-    return dataclasses.replace(setting, resolution=64, epochs=2, generator="fastgan.busi_64", seeds=(0, 1),
+    """The Al-Dhabyani setting at 64 px, two epochs without early stopping, 8 synthetic images per class, 2 seeds."""
+    return dataclasses.replace(setting, resolution=64, epochs=2, patience=None, generator="fastgan.busi_64", seeds=(0, 1),
                                synthetic_counts=lambda labels, k: {c: 8 for c in range(k)}, extra={"per_class": 8})
 
 
@@ -61,6 +61,8 @@ def test_run_writes_both_budgets_and_selections_and_resumes(busi_zoo, monkeypatc
     assert by[("classical+synthetic", 0, "paper", "val")]["steps"] == 2 * 5  # 2 epochs of 24 + 4x24 + 3x8 = 144 images
     assert by[("classical", 0, "paper", "val")]["n_train"] == 5 * 24  # each of the 4 methods adds one copy
     assert by[("synthetic", 0, "paper", "val")]["n_train"] == 24 + 3 * 8
+    assert by[("none", 0, "equal", "val")]["same_run_as_paper_budget"]  # same steps, no early stopping: one run
+    assert not by[("classical", 0, "equal", "val")]["same_run_as_paper_budget"]
     assert by[("synthetic", 0, "paper", "val")]["generator_sha256"] and "generator_id" not in by[("none", 0, "paper", "val")]
     assert run(setting, data=data, path=path) == []  # every cell stored: nothing runs again
 

@@ -52,10 +52,10 @@ def section(key: str) -> str:
     if done:
         n_test = done[0]["n_test"]
         commits = sorted({r["commit"][:7] for r in done})
-        seconds = sum(r["seconds"] for r in done if r.get("selection") == "val")
-        out.append(f"Test split: {n_test} images. Runs: {len(done) // 2} trainings' rows in "
-                   f"`reproductions/results/papers.jsonl`, commit {', '.join(commits)}, {esc(done[0]['hardware'])}, "
-                   f"{seconds:.0f} s in all.\n")
+        seconds = sum(r["seconds"] for r in done if r.get("selection") == "val" and not r.get("same_run_as_paper_budget"))
+        out.append(f"Test split: {n_test} images. {len(done)} rows (one per arm, seed, budget and selection rule) in "
+                   f"`reproductions/results/papers.jsonl`; commits {', '.join(commits)}; "
+                   f"{esc('; '.join(sorted({r['hardware'] for r in done})))}; {seconds:.0f} s of training in all.\n")
     else:
         out.append(f"Not run yet: `{cmd}` writes the rows this table reads.\n")
     return "\n".join(out)

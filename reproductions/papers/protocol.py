@@ -232,7 +232,8 @@ def run(setting: Setting, seeds: Optional[Sequence[int]] = None, arms: Sequence[
             runs: dict[tuple, tuple[dict[str, Any], float]] = {}  # equal (steps, patience): one run serves both
             for budget in [b for b in ("paper", "equal") if (arm, seed, b) not in done]:
                 key = budgets[budget]
-                if key not in runs:
+                shared = key in runs
+                if not shared:
                     t0 = time.monotonic()
                     runs[key] = train_cnn(setting, s, val, test, key[0], seed, k, key[1]), round(time.monotonic() - t0, 1)
                 r, seconds = runs[key]
@@ -243,8 +244,9 @@ def run(setting: Setting, seeds: Optional[Sequence[int]] = None, arms: Sequence[
                         "split_sha256": train.get("split_sha256"), **(gen_facts if "synthetic" in arm else {}),
                         "commit": env["git_commit"], "hardware": env["hardware"], "command": command_line(),
                         "recorded_at": now()}
-                new = [{**base, "selection": sel, "accuracy": r[key]["test_acc"], "val_accuracy": r[key]["val_acc"],
-                        "selected_steps": r[key]["steps"]} for sel, key in (("val", "by_val"), ("test", "by_test"))]
+                new = [{**base, "selection": sel, "accuracy": r[pick]["test_acc"], "val_accuracy": r[pick]["val_acc"],
+                        "selected_steps": r[pick]["steps"], "same_run_as_paper_budget": shared}
+                       for sel, pick in (("val", "by_val"), ("test", "by_test"))]
                 append_jsonl(path, new)
                 rows += new
                 print(f"[{time.strftime('%H:%M:%S')}] {setting.paper} {arm} seed {seed} {budget} budget: test accuracy "
