@@ -14,8 +14,8 @@ import torch
 
 from reproductions.common.export import export_run
 from reproductions.common.train import train
-from reproductions.papers import aldhabyani2019, manaf2025
-from reproductions.papers.protocol import ARMS, build_cnn, run, splits, table
+from reproductions.evaluate.papers import aldhabyani2019, manaf2025
+from reproductions.evaluate.papers.protocol import ARMS, build_cnn, run, splits, table
 
 FX = "medzoo-resnet18.medmnist_28"
 
@@ -76,14 +76,14 @@ def test_run_writes_both_budgets_and_selections_and_resumes(busi_zoo, monkeypatc
     gain = 100 * (mine[mine.arm == "synthetic"].set_index("seed").accuracy - mine[mine.arm == "none"].set_index("seed").accuracy)
     assert t.loc["synthetic", "fair_gain"] == pytest.approx(gain.mean())
 
-    import reproductions.papers
+    import reproductions.evaluate.papers
 
     sys.path.insert(0, str(Path(__file__).parents[1] / "docs"))
     from sitegen import repeats
 
-    monkeypatch.setattr(reproductions.papers, "settings", lambda: {setting.paper: ("aldhabyani2019", setting)})
+    monkeypatch.setattr(reproductions.evaluate.papers, "settings", lambda: {setting.paper: ("aldhabyani2019", setting)})
     monkeypatch.setenv("MEDZOO_PAPER_ROWS", str(path))
-    monkeypatch.setattr("reproductions.papers.protocol._reported", lambda s, e: {"none": 58.0, "synthetic": 73.0})
+    monkeypatch.setattr("reproductions.evaluate.papers.protocol._reported", lambda s, e: {"none": 58.0, "synthetic": 73.0})
     page = repeats.section(setting.paper)
     assert "| synthetic | 73% |" in page and "not run" not in page and "Test split: 24 images" in page
     assert repeats.section("no-such-paper") == ""
@@ -117,7 +117,7 @@ def test_cnns_take_their_resolution():
 
 
 def test_early_stopping_ends_a_run_that_stops_improving():
-    from reproductions.papers.protocol import train_cnn
+    from reproductions.evaluate.papers.protocol import train_cnn
 
     setting = dataclasses.replace(aldhabyani2019.SETTING, resolution=32, batch_size=8, lr=1e-2)
     one = {"images": torch.randint(0, 255, (8, 1, 32, 32), dtype=torch.uint8), "labels": torch.zeros(8, dtype=torch.long)}

@@ -1,5 +1,5 @@
 """The "Repeated on medzoo's data" section of a paper page: the paper's own figures beside ours in its setting and
-under the fair protocol (reproductions/papers), with the setting's stated and changed parts and the runs' facts."""
+under the fair protocol (reproductions/evaluate/papers), with the setting's stated and changed parts and the runs' facts."""
 from __future__ import annotations
 
 import math
@@ -21,13 +21,13 @@ def _cell(mean: object, half: object, gain: object = None, gain_half: object = N
 def section(key: str) -> str:
     """Markdown of the section for the paper `key`, or "" when no repeat of it exists."""
     from reproductions.evaluate.results import read_jsonl
-    from reproductions.papers import settings
-    from reproductions.papers.protocol import rows_path, table as repeat_table
+    from reproductions.evaluate.papers import settings
+    from reproductions.evaluate.papers.protocol import rows_path, table as repeat_table
 
     if key not in settings():
         return ""
     module, setting = settings()[key]
-    cmd = f"python -m reproductions.papers.{module}"
+    cmd = f"python -m reproductions.evaluate.papers.{module}"
     out = ["## Repeated on medzoo's data\n",
            f"The paper's experiment with its {esc(setting.classifier)} classifier, run here on the {esc(setting.dataset)} "
            f"split of the zoo at {setting.resolution} px (`{cmd}`). Two columns of ours: the **paper's setting** (its "

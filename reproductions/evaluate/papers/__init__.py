@@ -7,4 +7,4 @@ def settings() -> dict:
     """{catalog key: (module name, Setting)} of every repeated paper."""
     from importlib import import_module
 
-    return {s.paper: (m, s) for m, s in ((m, import_module(f"reproductions.papers.{m}").SETTING) for m in MODULES)}
+    return {s.paper: (m, s) for m, s in ((m, import_module(f"reproductions.evaluate.papers.{m}").SETTING) for m in MODULES)}

@@ -7,13 +7,13 @@ Dense(1, sigmoid), Adam (Keras default lr 0.001), batch 132, 15 epochs; the norm
 (rotation 35 degrees, shifts 0.1 / 0.08, shear 0.2, zoom 0.2) or replaced by 2,534 DCGAN images until the classes
 balance; every configuration chosen by its accuracy on the official test split.
 
-    python -m reproductions.papers.manaf2025 [--seeds 0,1,2] [--threads 2]
+    python -m reproductions.evaluate.papers.manaf2025 [--seeds 0,1,2] [--threads 2]
 """
 from __future__ import annotations
 
 import torch
 
-from reproductions.papers.protocol import CNN, Setting, augmented_copies, concat
+from reproductions.evaluate.papers.protocol import CNN, Setting, augmented_copies, concat
 
 NORMAL, PNEUMONIA = 0, 1
 
@@ -76,6 +76,6 @@ SETTING = Setting(
 
 
 if __name__ == "__main__":
-    from reproductions.papers.protocol import cli
+    from reproductions.evaluate.papers.protocol import cli
 
     cli(SETTING)

@@ -8,13 +8,13 @@ scaling and zooming, each method doubling the images; a DAGAN (WGAN-GP) per clas
 at 192x160, added to the data. Not stated: filter counts and kernel sizes, batch size, the augmentation ranges, and
 whether the GAN and the augmented images stayed out of the validation and test sets.
 
-    python -m reproductions.papers.aldhabyani2019 [--seeds 0,1,2] [--threads 2]
+    python -m reproductions.evaluate.papers.aldhabyani2019 [--seeds 0,1,2] [--threads 2]
 """
 from __future__ import annotations
 
 import torch
 
-from reproductions.papers.protocol import CNN, Setting, augmented_copies, concat
+from reproductions.evaluate.papers.protocol import CNN, Setting, augmented_copies, concat
 
 PER_CLASS = 500  # synthetic images per class (the paper: 5,000); sized for two CPU cores
 
@@ -73,6 +73,6 @@ SETTING = Setting(
 
 
 if __name__ == "__main__":
-    from reproductions.papers.protocol import cli
+    from reproductions.evaluate.papers.protocol import cli
 
     cli(SETTING)
