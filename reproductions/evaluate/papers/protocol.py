@@ -221,11 +221,13 @@ def run(setting: Setting, seeds: Optional[Sequence[int]] = None, arms: Sequence[
             and r.get("setting") == facts}
     gen_facts = generator_facts(setting.generator, train) if any("synthetic" in a for a in arms) else {}
     env, rows = environment("cpu", 1), []
+    counts = setting.synthetic_counts(train["labels"], k)
+    real_steps = setting.epochs * math.ceil(len(train["labels"]) / setting.batch_size)
     for seed in seeds or setting.seeds:
-        counts = setting.synthetic_counts(train["labels"], k)
+        if all((a, seed, b) in done for a in arms for b in ("paper", "equal")):
+            continue  # every cell of this seed is stored: no need to generate or augment its images again
         synthetic = synthetic_set(setting.generator, counts, seed) if gen_facts else None
         sets = {a: arm_data(setting, a, {"images": train["images"], "labels": train["labels"]}, synthetic, seed) for a in arms}
-        real_steps = setting.epochs * math.ceil(len(train["labels"]) / setting.batch_size)
         for arm, s in sets.items():
             budgets = {"paper": (setting.epochs * math.ceil(len(s["labels"]) / setting.batch_size), setting.patience),
                        "equal": (real_steps, None)}
