@@ -60,6 +60,15 @@ def test_synthesis_and_floor_at_equal_n_with_intervals(highres_zoo, monkeypatch,
     assert all(r["protocol"] == "highres" and "28x28" in r["space"] for r in rows)
 
 
+def test_fewer_generated_images_take_a_floor_of_as_many_real_ones(highres_zoo, monkeypatch):
+    from reproductions.evaluate.highres import evaluate_synthesis
+
+    monkeypatch.setenv("MEDZOO_REGISTRY", str(highres_zoo / "models.json"))
+    rows = evaluate_synthesis("fastgan.chestxray_64", bootstrap=3, limit=96, cas=False, n=40)
+    assert {(r["kind"], r["n"]) for r in rows} == {("model", 40), ("floor", 40)}
+    assert all(r["n_real"] == 96 for r in rows)
+
+
 def test_super_resolution_against_bicubic(highres_zoo, monkeypatch):
     from reproductions.evaluate.highres import evaluate_super_resolution
 

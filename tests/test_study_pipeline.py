@@ -66,6 +66,7 @@ def test_memorization_check_is_resumable_and_flags_card_and_registry(env, monkey
 
     update_card(ACGAN)  # `medzoo eval` rewriting the card keeps the verdict in the registry
     assert get(ACGAN).extra["memorization"]["verdict"] == memorization.verdict(rows)
+    assert len(memorization.inputs(ACGAN, max_generated=50)["gen"]) == 50  # slow samplers: fewer images
     paired = memorization.check(PIX, spaces=("pixels",), pictures=env / "pictures")
     assert paired[0]["reference"] == "bicubic" and 0 <= paired[0]["share_closer_to_train_than_target"] <= 1
     table = report.memorization_table()

@@ -53,16 +53,19 @@ def model_index(model_id: str, task: str, dataset: str, rows: pd.DataFrame, reso
 def measured_lines(model_id: str, dataset: str, resolution: int) -> list[str]:
     """The card's table of measured figures: the model's latest rows and, beside them, the floor or baseline rows of
     the same dataset, protocol, resolution and reference, with 95% intervals where the row has one."""
-    rows = latest(load_rows())
-    mine = rows[rows["model_id"] == model_id]
+    every = load_rows()
+    mine = latest(every[every["model_id"] == model_id])
     protocols = set(mine["protocol"].dropna()) if "protocol" in mine else set()
-    others = rows[(rows["dataset"] == dataset) & rows["kind"].isin(["floor", "baseline"])]
-    if "protocol" in rows and protocols:
+    others = every[(every["dataset"] == dataset) & every["kind"].isin(["floor", "baseline"])]
+    if "protocol" in every:  # the equal-n protocols: the floor measured at this model's n
+        others = others[others["protocol"].isna() | others["n"].isin(set(mine["n"]))]
+    if "protocol" in every and protocols:
         others = others[others["protocol"].isin(protocols)]
-    if "resolution" in rows and resolution != 28:
+    if "resolution" in every and resolution != 28:
         others = others[others["resolution"] == resolution]
-    if "reference" in rows:  # a translator's floor is its target class's, not the synthesis floor of the whole split
+    if "reference" in every:  # a translator's floor is its target class's, not the synthesis floor of the whole split
         others = others[others["reference"].isin(set(mine["reference"]))]
+    others = latest(others)
     out = ["| compared | metric | value | 95% interval | n | reference | features |", "|---|---|---|---|---|---|---|"]
     for r in pd.concat([mine, others[others["metric"].isin(mine["metric"])]]).itertuples():
         ci = getattr(r, "ci95", None)

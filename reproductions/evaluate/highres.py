@@ -61,9 +61,11 @@ def _rows(model_id: str, kind: str, dataset: str, metrics: dict[str, Any], n: in
     return out
 
 
-def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0, cas: bool = True) -> list[dict[str, Any]]:
+def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0, cas: bool = True, n: int = 0
+                       ) -> list[dict[str, Any]]:
     """FID/KID/precision/recall of the model and of the real floor, both at n = the train split's size, and CAS for a
-    conditional model (`limit`: at most this many images on every side, for tests)."""
+    conditional model (`n`: fewer images on both sides, for slow samplers: the floor then takes n train images drawn
+    at random; `limit`: at most this many images on every side, for tests)."""
     from zoo.api import load
     from zoo.registry import get
 
@@ -73,6 +75,8 @@ def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0, cas:
     val = load_data(info, "val") if model_needs_cas(entry, cas) else None
     if limit:
         train, test, val = (_subset(d, limit) for d in (train, test, val))
+    if n and n < len(train["images"]):
+        train = _subset(train, n)
     n = len(train["images"])
     model = load(model_id)
     t0 = time.monotonic()
@@ -96,21 +100,21 @@ def evaluate_synthesis(model_id: str, bootstrap: int = 200, limit: int = 0, cas:
         k = len(info.class_names)
         rows += _rows(model_id, "model", entry.dataset, cas_scores(x, y, val, test, k, recipe), n,
                       len(test["images"]), time.monotonic() - t0, {**cas_facts, **generator_facts(model_id)})
-        if limit or not _floor_cas_stored(floor_id, recipe):  # the floor's CAS once per dataset, resolution and recipe
+        if limit or not _floor_cas_stored(floor_id, recipe, n):  # the floor's CAS once per dataset, resolution and recipe
             t0 = time.monotonic()
             rows += _rows(floor_id, "floor", entry.dataset, cas_scores(train["images"], train["labels"], val, test, k, recipe),
                           n, len(test["images"]), time.monotonic() - t0, cas_facts)
     return rows
 
 
-def _floor_cas_stored(floor_id: str, recipe: Recipe) -> bool:
+def _floor_cas_stored(floor_id: str, recipe: Recipe, n: int) -> bool:
     from reproductions.evaluate.results import load_rows
 
     df = load_rows(current_only=False)
     if df.empty or "recipe" not in df.columns:
         return False
     return bool(((df["model_id"] == floor_id) & (df["metric"] == "cas_auc") & (df["recipe"] == recipe.recipe_id())
-                 & (df.get("protocol") == "highres")).any())
+                 & (df.get("protocol") == "highres") & (df["n"] == n)).any())
 
 
 def model_needs_cas(entry: Any, cas: bool) -> bool:
@@ -217,8 +221,9 @@ def evaluate_translation(model_id: str, bootstrap: int = 200, limit: int = 0) ->
     return rows
 
 
-def evaluate(model_id: str) -> list[dict[str, Any]]:
-    """The rows of one model under the protocol its task calls for."""
+def evaluate(model_id: str, n: int = 0) -> list[dict[str, Any]]:
+    """The rows of one model under the protocol its task calls for (`n`: generated images of a synthesis model,
+    default the train split's size)."""
     from zoo.registry import get
 
     task = get(model_id).task
@@ -226,7 +231,7 @@ def evaluate(model_id: str) -> list[dict[str, Any]]:
         return evaluate_super_resolution(model_id)
     if task == "image-translation":
         return evaluate_translation(model_id)
-    return evaluate_synthesis(model_id)
+    return evaluate_synthesis(model_id, n=n)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -236,10 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description="the 128 px evaluation protocol")
     p.add_argument("models", nargs="+", help="model ids")
     p.add_argument("--threads", type=int, default=1, help="CPU threads")
+    p.add_argument("--n", type=int, default=0, help="generated images (and real ones in the floor) for synthesis models; "
+                   "default the train split's size")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     for model_id in args.models:
-        rows = evaluate(model_id)
+        rows = evaluate(model_id, args.n)
         append_jsonl(results_path(), rows)
         for r in rows:
             ci = f" [{r['ci95'][0]:.4g}, {r['ci95'][1]:.4g}]" if "ci95" in r else ""

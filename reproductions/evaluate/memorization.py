@@ -193,7 +193,8 @@ def _by_class(x: torch.Tensor, y: torch.Tensor, c: int) -> torch.Tensor:
     return x[y == c]
 
 
-def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict[str, Any]:
+def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None, max_generated: Optional[int] = None
+           ) -> dict[str, Any]:
     """The image sets of one model's check: generated (or translated/restored) images and the real train/test/ref sets."""
     from zoo.api import load
     from zoo.registry import get
@@ -221,7 +222,7 @@ def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict
         low = ref if int(model.input_size) == entry.resolution else downsample(px, size, "bicubic")
         gen = model.translate(low, batch_size=64)
     else:
-        n = min(len(tx), MAX_GENERATED)
+        n = min(len(tx), max_generated or MAX_GENERATED)
         labels = None
         if entry.task != "unconditional-synthesis":
             labels = ty[torch.randperm(len(ty), generator=torch.Generator().manual_seed(seed))[:n]]
@@ -231,8 +232,9 @@ def inputs(model_id: str, seed: int = 0, data_dir: Optional[str] = None) -> dict
 
 
 def check(model_id: str, spaces: Sequence[str] = SPACES, seed: int = 0, data_dir: Optional[str] = None,
-          path: Optional[Path] = None, pictures: Path = PICTURES) -> list[dict[str, Any]]:
-    """Run the check of one model in every space not yet stored for its weights; append and return the new rows."""
+          path: Optional[Path] = None, pictures: Path = PICTURES, max_generated: Optional[int] = None) -> list[dict[str, Any]]:
+    """Run the check of one model in every space not yet stored for its weights; append and return the new rows
+    (`max_generated`: fewer generated images for slow samplers)."""
     from zoo.registry import get
 
     path = path or rows_path()
@@ -244,7 +246,7 @@ def check(model_id: str, spaces: Sequence[str] = SPACES, seed: int = 0, data_dir
     if not todo:
         return []
     t0 = time.monotonic()
-    data = inputs(model_id, seed, data_dir)
+    data = inputs(model_id, seed, data_dir, max_generated)
     t_gen = time.monotonic() - t0
     env = environment("cpu", 1)
     rows = []
@@ -361,13 +363,14 @@ def bundled_models(resolution: int = 28) -> list[str]:
             if e.resolution == resolution and e.task in TASKS and (pretrained_dir() / k / "model.safetensors").is_file()]
 
 
-def main(models: Optional[str] = None, seed: int = 0, threads: int = 1, flag_models: bool = False) -> None:
+def main(models: Optional[str] = None, seed: int = 0, threads: int = 1, flag_models: bool = False,
+         max_generated: Optional[int] = None) -> None:
     """Check every bundled 28 px model (or the comma-separated `models`); with `flag_models`, write the verdicts."""
     torch.set_num_threads(threads)
     ids = [m for m in (models.split(",") if models else bundled_models()) if m]
     for model_id in ids:
         t0 = time.monotonic()
-        rows = check(model_id, seed=seed)
+        rows = check(model_id, seed=seed, max_generated=max_generated)
         for r in rows:
             print(f"[{time.strftime('%H:%M:%S')}] {model_id} {r['space']}: C_T {r.get('ct')} (ref {r.get('ct_reference')}) "
                   f"{r.get('share_below_train_p5', r.get('share_closer_to_train_than_target'))} ({time.monotonic() - t0:.0f} s)",
@@ -379,9 +382,11 @@ def main(models: Optional[str] = None, seed: int = 0, threads: int = 1, flag_mod
                 print(f"{model_id}: {verdict(rows)}" + (f" (card {where})" if where else " (not bundled)"), file=sys.stderr)
 
 
-def cli(models: str = "", seed: int = 0, threads: int = 1, flag_models: bool = False) -> None:
-    """Command line: --models a,b (default every bundled 28 px model), --seed, --threads, --flag-models."""
-    main(models or None, seed, threads, flag_models)
+def cli(models: str = "", seed: int = 0, threads: int = 1, flag_models: bool = False,
+        max_generated: Optional[int] = None) -> None:
+    """Command line: --models a,b (default every bundled 28 px model), --seed, --threads, --flag-models,
+    --max-generated (generated images per model)."""
+    main(models or None, seed, threads, flag_models, max_generated)
 
 
 if __name__ == "__main__":
