@@ -54,6 +54,7 @@ def env(zoo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MEDZOO_RESULTS", str(tmp_path / "evaluations.jsonl"))
     monkeypatch.setenv("MEDZOO_UTILITY", str(tmp_path / "utility.jsonl"))
     monkeypatch.setenv("MEDZOO_UTILITY_HIGHRES", str(tmp_path / "utility_highres.jsonl"))
+    monkeypatch.setenv("MEDZOO_UTILITY_CHESTXRAY", str(tmp_path / "utility_chestxray.jsonl"))
     for var, name in (("MEDZOO_FIDELITY", "fidelity.jsonl"), ("MEDZOO_SANITY", "sanity.jsonl"), ("MEDZOO_MEMORIZATION", "memorization.jsonl")):
         monkeypatch.setenv(var, str(tmp_path / name))
     monkeypatch.setenv("MEDZOO_STUDY_DIR", str(tmp_path / "work"))

@@ -58,5 +58,5 @@ def test_fair_segmentation_cells_use_a_spade_trained_on_exactly_the_unets_subset
 def test_the_bundled_spade_was_trained_on_the_current_busi_train_split():
     from reproductions.evaluate import utility_highres as uh
 
-    facts = uh.bundled_generator(uh.splits()["train"])
+    facts = uh.bundled_generator(uh.BUNDLED, uh.splits()["train"])
     assert facts["generator_id"] == "spade.busi_128" and len(facts["generator_sha256"]) == 64

@@ -10,7 +10,8 @@ from typing import Any
 import pandas as pd
 
 from bench.report import RESULTS as BENCH_RESULTS, render
-from reproductions.evaluate import equal_n, generators, memorization, report, sanity, utility, utility_highres
+from reproductions.evaluate import (equal_n, generators, memorization, report, sanity, utility, utility_chestxray,
+                                    utility_highres)
 from reproductions.evaluate.results import RESULTS_DIR, read_jsonl
 from sitegen.md import esc, table
 
@@ -317,39 +318,57 @@ def _ci(c: Any) -> str:
     return f"[{c[0]:+.3f}, {c[1]:+.3f}]" if isinstance(c, (list, tuple)) and not any(map(pd.isna, c)) else "–"
 
 
-def utility_highres_page() -> tuple[str, dict[str, bytes]]:
-    """utility-128.md: BUSI lesion segmentation at 128 px under the fair protocol, from utility_highres.jsonl."""
-    files: dict[str, bytes] = {}
-    rows = read_jsonl(utility_highres.rows_path())
-    parts = ["# Utility at 128 px\n",
-             "Does a 128 px augmenter make a downstream model better? BUSI lesion segmentation: MONAI's U-Net "
-             f"({esc(utility_highres.SegRecipe().describe())}) trained on a nested, stratified fraction of BUSI's train "
-             "split (validation split at the same fraction) in four arms: no augmentation, classical (flips and small "
-             "affine changes of image and mask together), synthetic (half of each batch: SPADE image + mask pairs) and "
-             "both, every arm for the same number of steps. The SPADE saw exactly the U-Net's training images: below "
-             "100% one trained on the subset (step budget of the bundled model), at 100% the bundled `spade.busi_128` "
-             "(trained on the whole train split; checked by the split's sha256). Dice on the test split.\n"]
-    if not rows:
-        parts.append("*No cell has run yet* (`python -m reproductions.evaluate.utility_highres`); this page makes no "
-                     "claim until one has.\n")
-        return "\n".join(parts), files
-    t = utility_highres.summary()
-    body = [(f"{100 * r.fraction:g}%", esc(r.arm), r.seeds, r.n_test,
-             f"{r.dice:.3f}" + ("" if pd.isna(r.dice_ci95) else f" ± {r.dice_ci95:.3f}"),
+def _arm_rows(t: pd.DataFrame, metric: str) -> list[tuple]:
+    return [(f"{100 * r.fraction:g}%", esc(r.arm), r.seeds, r.n_test,
+             f"{getattr(r, metric):.3f}" + ("" if pd.isna(getattr(r, f"{metric}_ci95")) else f" ± {getattr(r, f'{metric}_ci95'):.3f}"),
              "–" if r.arm == "none" else f"{r.gain:+.3f}", _ci(r.gain_ci95), "–" if pd.isna(r.p) else f"{r.p:.3f}",
              "–" if pd.isna(r.p_holm) else f"{r.p_holm:.3f}", r.verdict or "–") for r in t.itertuples()]
-    parts += ["## Dice and gain over no augmentation\n",
-              table(["Fraction", "Arm", "Seeds", "Test images", "Dice ± 95% CI (seeds)", "ΔDice", "95% CI (paired, seeds)",
-                     "p", "p (Holm)", "Verdict"], body),
-              "\nIntervals are Student-t over seeds, paired by seed for the gains; Holm's correction runs across the "
-              "cells of this table. With fewer than two seeds a cell has no interval.\n",
-              _figure(files, "utility_highres.png", "BUSI segmentation at 128 px: Dice per arm and paired gains")]
+
+
+def _arm_section(rows: list[dict[str, Any]], t: pd.DataFrame, metric: str, name: str, files: dict[str, bytes],
+                 figure: str, caption: str, command: str) -> list[str]:
+    """One task's table of arms and paired gains, its figure and its generators, or a line saying no cell has run."""
+    if not rows:
+        return [f"*No cell has run yet* (`{command}`); this section makes no claim until one has.\n"]
     gens = sorted({(r["fraction"], r["generator_id"], r["generator_subset_sha256"][:12], r.get("generator_steps", ""))
                    for r in rows if r.get("generator_id")})
-    parts += ["## Generators of the synthetic arms\n",
-              table(["Fraction", "Generator", "Trained on subset (sha256)", "Steps"],
-                    [(f"{100 * f:g}%", f"`{g}`", f"`{h}`", st) for f, g, h, st in gens]) if gens else "*None used yet.*\n",
-              "\n## Provenance\n", _provenance([("utility_highres.jsonl", rows)])]
+    return [table(["Fraction", "Arm", "Seeds", "Test images", f"{name} ± 95% CI (seeds)", f"Δ{name}",
+                   "95% CI (paired, seeds)", "p", "p (Holm)", "Verdict"], _arm_rows(t, metric)),
+            "\nIntervals are Student-t over seeds, paired by seed for the gains; Holm's correction runs across the "
+            "cells of this table. With fewer than two seeds a cell has no interval.\n",
+            _figure(files, figure, caption), "\nGenerators of the synthetic arms:\n",
+            table(["Fraction", "Generator", "Trained on subset (sha256)", "Steps"],
+                  [(f"{100 * f:g}%", f"`{g}`", f"`{h}`", st) for f, g, h, st in gens]) if gens else "*None used yet.*\n"]
+
+
+def utility_highres_page() -> tuple[str, dict[str, bytes]]:
+    """utility-128.md: BUSI lesion segmentation and chest X-ray classification at 128 px under the fair protocol,
+    from utility_highres.jsonl and utility_chestxray.jsonl."""
+    files: dict[str, bytes] = {}
+    seg_rows = read_jsonl(utility_highres.rows_path())
+    cls_rows = read_jsonl(utility_chestxray.rows_path())
+    parts = ["# Utility at 128 px\n",
+             "Does a 128 px augmenter make a downstream model better? Two tasks, each trained on a nested, stratified "
+             "fraction of the train split (validation split at the same fraction) in four arms: no augmentation, "
+             "classical, synthetic and both, every arm for the same number of optimizer steps. The generator of the "
+             "synthetic arms saw exactly the downstream model's training images: below 100% one trained on the subset "
+             "(with the bundled model's recipe and step budget), at 100% the bundled model, trained on the whole train "
+             "split (checked by the split's sha256).\n",
+             "## BUSI lesion segmentation (Dice)\n",
+             f"{esc(utility_highres.SegRecipe().describe())}; classical: flips and small affine changes "
+             "of image and mask together; synthetic: half of each batch is SPADE image + mask pairs. Dice on BUSI's "
+             "test split.\n",
+             *_arm_section(seg_rows, utility_highres.summary() if seg_rows else pd.DataFrame(), "dice", "Dice", files,
+                           "utility_highres.png", "BUSI segmentation at 128 px: Dice per arm and paired gains",
+                           "python -m reproductions.evaluate.utility_highres"),
+             "## Chest X-ray classification (AUC)\n",
+             f"{esc(utility_chestxray.describe())}; classical: horizontal flip, rotation within 10 degrees, "
+             "brightness/contrast 10%; synthetic: as many class-conditional FastGAN images as real ones, in the "
+             "subset's class proportions. AUC on the official test split (234 normal, 390 pneumonia).\n",
+             *_arm_section(cls_rows, utility_chestxray.summary() if cls_rows else pd.DataFrame(), "auc", "AUC", files,
+                           "utility_chestxray.png", "Chest X-ray classification at 128 px: AUC per arm and paired gains",
+                           "python -m reproductions.evaluate.utility_chestxray"),
+             "\n## Provenance\n", _provenance([("utility_highres.jsonl", seg_rows), ("utility_chestxray.jsonl", cls_rows)])]
     return "\n".join(parts), files
 
 

@@ -71,13 +71,14 @@ def _epoch_order(n: int, steps: int, batch: int, gen: torch.Generator) -> torch.
 def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: int, val_images: torch.Tensor, val_labels: torch.Tensor,
                      recipe: Recipe, seed: int, transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
                      on_epoch: Callable[[int, float], None] | None = None, device: str = "cpu",
-                     steps_per_epoch: int | None = None, keep: str = "best") -> tuple[nn.Module, dict[str, float]]:
+                     steps_per_epoch: int | None = None, keep: str = "best", network: nn.Module | None = None
+                     ) -> tuple[nn.Module, dict[str, float]]:
     """Train on uint8 `images` (per-image `transform` each time one is drawn, on the CPU); return the best-val-AUC model and facts.
 
     `steps_per_epoch` fixes the optimizer steps between validations (default: max(ceil(N / batch), min_steps), N the
     number of images), so that arms with more images can train for the same number of steps; `keep="last"` returns
-    the last epoch's weights instead of the best on validation. The network trains on `device`; the returned model
-    lives there too.
+    the last epoch's weights instead of the best on validation; `network` (untrained, 3-channel input) replaces the
+    recipe's 28 px ResNet-18, e.g. for 128 px images. The network trains on `device`; the returned model lives there too.
     """
     if len(images) == 0:
         raise ValueError("no training images")
@@ -86,7 +87,7 @@ def train_classifier(images: torch.Tensor, labels: torch.Tensor, num_classes: in
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     dev = torch.device(device)
-    model = resnet18_28(num_classes, recipe.widths, recipe.stem_stride).to(dev)
+    model = (network if network is not None else resnet18_28(num_classes, recipe.widths, recipe.stem_stride)).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=recipe.lr, weight_decay=recipe.weight_decay)
     steps = int(steps_per_epoch) if steps_per_epoch else max(math.ceil(len(images) / recipe.batch_size), recipe.min_steps_per_epoch)
     if keep not in ("best", "last"):

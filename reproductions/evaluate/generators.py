@@ -56,6 +56,20 @@ class Generator:
                 "generator_steps": self.steps, "generator_seconds": self.seconds, "generator_hardware": self.hardware}
 
 
+def bundled_generator(model_id: str, train: dict[str, Any]) -> dict[str, Any]:
+    """A bundled model and its row facts, when it was trained on this very train split (else ValueError): the 100%
+    arms of the 128 px utility studies, whose subset is the whole split."""
+    from zoo.folder import load_folder
+    from zoo.registry import get, pretrained_dir
+
+    model = load_folder(pretrained_dir() / model_id)
+    trained_on = model.config.get("training", {}).get("split_sha256")
+    if trained_on != train.get("split_sha256"):
+        raise ValueError(f"{model_id} was trained on split {trained_on}, not the current train split {train.get('split_sha256')}")
+    return {"model": model, "generator_id": model_id, "generator_subset_sha256": subset_sha256(range(len(train["images"]))),
+            "generator_sha256": get(model_id).files["model.safetensors"], "generator_steps": model.config["training"]["steps"]}
+
+
 def budget(family: str, resolution: int) -> int:
     """The stated step budget of a family at a resolution; ValueError when none is stated."""
     try:

@@ -6,8 +6,9 @@
 - fidelity_equal_n.png: FID of every model and floor at equal n with bootstrap 95% intervals;
 - feature_sanity.png: FID/KID under blur, noise and mode dropping (reproductions.evaluate.sanity);
 - fid_vs_training_images.png: each model's FID against the real images it was trained on;
-- utility_highres.png: BUSI lesion segmentation at 128 px (reproductions.evaluate.utility_highres), test Dice per arm
-  at each fraction and the paired gains over no augmentation, 95% intervals over seeds.
+- utility_highres.png and utility_chestxray.png: BUSI lesion segmentation and chest X-ray classification at 128 px
+  (reproductions.evaluate.utility_highres, .utility_chestxray), test Dice / AUC per arm at each fraction and the
+  paired gains over no augmentation, 95% intervals over seeds.
 
     python -m reproductions.evaluate.plots
 """
@@ -51,28 +52,31 @@ def utility_figure(table: pd.DataFrame, dataset: str, out: Path, title: str = "u
     return out
 
 
-def utility_highres_figure(table: pd.DataFrame, out: Path) -> Path:
-    """Dice per arm at each fraction (mean, 95% t-interval over seeds) and each arm's paired gain over `none`."""
+def utility_highres_figure(table: pd.DataFrame, out: Path, metric: str = "dice",
+                           title: str = "BUSI lesion segmentation at 128 px, MONAI U-Net",
+                           xlabel: str = "real training images used (% of BUSI's train split)") -> Path:
+    """`metric` per arm at each fraction (mean, 95% t-interval over seeds) and each arm's paired gain over `none`."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     fractions = sorted(table.fraction.unique())
     arms = list(dict.fromkeys(table.arm))
     width = 0.8 / len(arms)
+    name = {"dice": "Dice", "auc": "AUC", "acc": "accuracy"}.get(metric, metric)
     for k, arm in enumerate(arms):
         g = table[table.arm == arm].set_index("fraction").reindex(fractions)
         xs = [i + (k - (len(arms) - 1) / 2) * width for i in range(len(fractions))]
-        axes[0].bar(xs, g.dice, width, yerr=g.dice_ci95.fillna(0), capsize=3, label=arm)
+        axes[0].bar(xs, g[metric], width, yerr=g[f"{metric}_ci95"].fillna(0), capsize=3, label=arm)
         if arm != "none":
             lo = g.gain - g.gain_ci95.map(lambda c: c[0] if isinstance(c, list) else float("nan"))
             axes[1].errorbar(xs, g.gain, yerr=lo.fillna(0), fmt="o", capsize=3, label=arm)
-    for ax, label in zip(axes, ("test Dice (mean over seeds)", "Dice gain over no augmentation (paired by seed)")):
+    for ax, label in zip(axes, (f"test {name} (mean over seeds)", f"{name} gain over no augmentation (paired by seed)")):
         ax.set_xticks(range(len(fractions)), [f"{100 * f:g}%" for f in fractions])
-        ax.set_xlabel("real training images used (% of BUSI's train split)")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
     axes[1].axhline(0, color="grey", lw=1)
     axes[0].legend(fontsize=7)
     seeds = int(table.seeds.min())
-    fig.suptitle(f"BUSI lesion segmentation at 128 px, MONAI U-Net (95% intervals over {seeds} seed(s))", fontsize=10)
+    fig.suptitle(f"{title} (95% intervals over {seeds} seed(s))", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
@@ -179,11 +183,16 @@ def main(out_dir: Path = RESULTS_DIR, recipe: Optional[Recipe] = None) -> list[P
     rows = load_rows()
     if not rows.empty and (rows["metric"] == "fid").any():
         written.append(fid_figure(rows, out_dir / "fid_vs_training_images.png"))
-    from reproductions.evaluate import utility_highres
+    from reproductions.evaluate import utility_chestxray, utility_highres
 
     seg = utility_highres.summary()
     if not seg.empty:
         written.append(utility_highres_figure(seg, out_dir / "utility_highres.png"))
+    cls = utility_chestxray.summary()
+    if not cls.empty:
+        written.append(utility_highres_figure(cls, out_dir / "utility_chestxray.png", "auc",
+                                              "Chest X-ray classification at 128 px, timm ResNet-18",
+                                              "real training images used (% of the chest X-ray train split)"))
     return written
 
 

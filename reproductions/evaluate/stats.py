@@ -49,6 +49,27 @@ def paired_t(d: np.ndarray) -> tuple[float, float, float]:
     return float(d.mean()), half, float(stats.ttest_1samp(d, 0.0).pvalue)
 
 
+def arm_table(df: pd.DataFrame, metric: str, keys: Sequence[str] = ("recipe", "fraction", "seed", "arm")) -> pd.DataFrame:
+    """Per (fraction, arm) of cell rows (one per recipe, fraction, seed, arm; the last kept): the mean of `metric` with
+    its 95% t-interval over seeds, the gain over `none` paired by seed (mean, 95% interval, p) and Holm-adjusted
+    p-values across the table, with a verdict per cell."""
+    df = df.drop_duplicates(list(keys), keep="last")
+    out = []
+    for (fraction, arm), g in df.groupby(["fraction", "arm"]):
+        base = df[(df.fraction == fraction) & (df.arm == "none")].set_index("seed")[metric]
+        d = (g.set_index("seed")[metric] - base).dropna().to_numpy()
+        mean, half, p = paired_t(d) if arm != "none" else (np.nan, np.nan, np.nan)
+        out.append({"fraction": fraction, "arm": arm, "seeds": len(g), metric: g[metric].mean(),
+                    f"{metric}_ci95": paired_t(g[metric].to_numpy())[1], "gain": mean,
+                    "gain_ci95": [mean - half, mean + half] if arm != "none" else None, "p": p,
+                    "n_test": int(g.n_test.iloc[0])})
+    res = pd.DataFrame(out)
+    res["p_holm"] = holm(res.p.tolist())
+    res["verdict"] = [("helps" if g > 0 else "hurts") if q < ALPHA else ("" if a == "none" else "no detectable difference")
+                      for g, q, a in zip(res.gain, res.p_holm, res.arm)]
+    return res
+
+
 def auc_rank(scores: np.ndarray, labels: np.ndarray) -> float:
     """AUC as MedMNIST computes it (binary: class-1 scores; else mean one-vs-rest), by ranks (ties averaged)."""
     from scipy.stats import rankdata

@@ -20,15 +20,15 @@ import time
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-import numpy as np
 import pandas as pd
 import torch
 
 from reproductions.common.data import dataset_info, load_data
 from reproductions.common.train import environment
+from reproductions.evaluate.generators import bundled_generator
 from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl
 from reproductions.evaluate.segmentation import ARMS, SegRecipe, train_and_score
-from reproductions.evaluate.stats import holm, paired_t
+from reproductions.evaluate.stats import arm_table
 from reproductions.evaluate.subsets import nested_subset, subset_sha256
 
 ROWS = RESULTS_DIR / "utility_highres.jsonl"
@@ -46,19 +46,6 @@ def splits(resolution: int = RESOLUTION, data_dir: Optional[str] = None) -> dict
     """BUSI's recorded train/val/test splits at `resolution`: images, labels, masks (and the split's sha256)."""
     info = dataset_info(DATASET, resolution)
     return {s: load_data(info, s, data_dir) for s in ("train", "val", "test")}
-
-
-def bundled_generator(train: dict[str, Any]) -> dict[str, Any]:
-    """Facts of the bundled SPADE when it was trained on this very train split (else ValueError)."""
-    from zoo.registry import get, pretrained_dir
-    from zoo.folder import load_folder
-
-    model = load_folder(pretrained_dir() / BUNDLED)
-    trained_on = model.config.get("training", {}).get("split_sha256")
-    if trained_on != train.get("split_sha256"):
-        raise ValueError(f"{BUNDLED} was trained on split {trained_on}, not the current train split {train.get('split_sha256')}")
-    return {"model": model, "generator_id": BUNDLED, "generator_subset_sha256": subset_sha256(range(len(train["images"]))),
-            "generator_sha256": get(BUNDLED).files["model.safetensors"], "generator_steps": model.config["training"]["steps"]}
 
 
 def subset_spade(train: dict[str, Any], idx: torch.Tensor, seed: int, steps: Optional[int], resolution: int = RESOLUTION
@@ -111,7 +98,7 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
             if any("synthetic" in a for a in todo):
                 t0 = time.monotonic()
                 if fraction >= 1.0 and resolution == RESOLUTION:
-                    g = bundled_generator(train)
+                    g = bundled_generator(BUNDLED, train)
                 else:
                     g = subset_spade(train, idx, seed, gen_steps, resolution)
                 synthetic = synthetic_pairs(g, train["labels"][idx], seed)
@@ -135,23 +122,7 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
 def summary(path: Optional[Path] = None) -> pd.DataFrame:
     """Per (fraction, arm): mean Dice, and the gain over `none` paired by seed (mean, 95% t-interval, Holm-adjusted p)."""
     df = pd.DataFrame(read_jsonl(path or rows_path()))
-    if df.empty:
-        return df
-    df = df.drop_duplicates(["recipe", "fraction", "seed", "arm"], keep="last")
-    out = []
-    for (fraction, arm), g in df.groupby(["fraction", "arm"]):
-        base = df[(df.fraction == fraction) & (df.arm == "none")].set_index("seed").dice
-        d = (g.set_index("seed").dice - base).dropna().to_numpy()
-        mean, half, p = paired_t(d) if arm != "none" else (np.nan, np.nan, np.nan)
-        out.append({"fraction": fraction, "arm": arm, "seeds": len(g), "dice": g.dice.mean(),
-                    "dice_ci95": paired_t(g.dice.to_numpy())[1], "gain": mean,
-                    "gain_ci95": [mean - half, mean + half] if arm != "none" else None, "p": p,
-                    "n_test": int(g.n_test.iloc[0])})
-    res = pd.DataFrame(out)
-    res["p_holm"] = holm(res.p.tolist())
-    res["verdict"] = [("helps" if g > 0 else "hurts") if q < 0.05 else ("" if a == "none" else "no detectable difference")
-                      for g, q, a in zip(res.gain, res.p_holm, res.arm)]
-    return res
+    return arm_table(df, "dice") if not df.empty else df
 
 
 def main(fractions: str = "0.1,1", seeds: str = "0,1,2", steps: int = SegRecipe().steps, threads: int = 2) -> None:
