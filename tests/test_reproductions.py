@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -301,3 +302,10 @@ def test_fastgan_mode_seeking_term_is_logged_and_trained(tmp_path, bf16):
     steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "loss_g" in line]
     assert steps and all(r["mode_seeking"] > 0 for r in steps)
     assert all(r["loss_g"] > 1 / (r["mode_seeking"] + 1e-5) for r in steps)  # the term is part of the loss
+
+
+def test_spade_trains_under_bf16_autocast(tmp_path):
+    """SPADE's `bf16` option: forward passes under bf16 autocast, float32 weights, finite losses, image + mask export."""
+    run = tiny_train("spade", tmp_path / "bf16", limit=8, overrides={"bf16": True})
+    steps = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines() if "loss_d" in line]
+    assert steps and all(math.isfinite(r["loss_d"]) and math.isfinite(r["loss_g"]) for r in steps)

@@ -352,7 +352,8 @@ def utility_highres_page() -> tuple[str, dict[str, bytes]]:
              "fraction of the train split (validation split at the same fraction) in four arms: no augmentation, "
              "classical, synthetic and both, every arm for the same number of optimizer steps. The generator of the "
              "synthetic arms saw exactly the downstream model's training images: below 100% one trained on the subset "
-             "(with the bundled model's recipe and step budget), at 100% the bundled model, trained on the whole train "
+             "(with the bundled model's recipe and step budget; the subset SPADEs train under bf16 autocast, the bundled one "
+             "trained in float32), at 100% the bundled model, trained on the whole train "
              "split (checked by the split's sha256).\n",
              "## BUSI lesion segmentation (Dice)\n",
              f"{esc(utility_highres.SegRecipe().describe())}; classical: flips and small affine changes "

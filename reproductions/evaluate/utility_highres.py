@@ -4,7 +4,7 @@ For each fraction of the train split (10%, 100%) and seed: a nested stratified s
 the validation split at the same fraction (reproductions/evaluate/subsets.py); MONAI's U-Net trained in four arms
 (none, classical, synthetic, classical+synthetic; segmentation.py), every arm for the same number of steps; Dice per
 test image. The synthetic image + mask pairs come from a SPADE that saw exactly the U-Net's training subset: below 100%
-one trained on the subset (generators.py, the step budget of the bundled model), at 100% the bundled
+one trained on the subset (generators.py, the step budget of the bundled model, bf16 autocast), at 100% the bundled
 `spade.busi_128`, whose training split is the whole train split (checked by its split sha256). Its masks come from
 its bank of the subset's masks. One JSON line per (fraction, seed, arm) in reproductions/results/utility_highres.jsonl
 with `subset_sha256` and the generator's facts; `summary` gives each arm's gain over `none` with a paired 95% interval
@@ -50,11 +50,13 @@ def splits(resolution: int = RESOLUTION, data_dir: Optional[str] = None) -> dict
 
 def subset_spade(train: dict[str, Any], idx: torch.Tensor, seed: int, steps: Optional[int], resolution: int = RESOLUTION
                  ) -> dict[str, Any]:
-    """A SPADE trained on exactly train[idx] (images, labels, masks), reused when already trained."""
+    """A SPADE trained on exactly train[idx] (images, labels, masks), reused when already trained: the bundled model's
+    settings and step budget, its forward passes under bf16 autocast (1.9x faster on 2 CPU cores; the bundled model
+    trained in float32)."""
     from reproductions.evaluate.generators import subset_generator
 
     g = subset_generator("spade", DATASET, train["images"], train["labels"], idx, seed, steps=steps, resolution=resolution,
-                         masks=train["masks"])
+                         masks=train["masks"], overrides={"bf16": True})
     return {"model": g.load(), **g.facts()}
 
 

@@ -30,6 +30,7 @@ class Config:
     beta1: float = 0.0
     fm_weight: float = 10.0
     ema: float = 0.999
+    bf16: bool = False  # forward passes under bf16 autocast (float32 weights and optimizer)
 
 
 class PatchDiscriminator(nn.Module):
@@ -79,23 +80,25 @@ class Trainer(BaseTrainer):
 
     def step(self, batch: dict[str, torch.Tensor], gen: torch.Generator, step: int) -> dict[str, float]:
         x, y, m = batch["x"], batch["y"], batch["m"]
-        layout = self.g.layout(m, y)
         z = torch.randn(len(x), self.cfg["z_dim"], generator=gen, device=self.device)
-        fake = self.g(z, y, m)
-        real_logit, _ = self.d(torch.cat([x, layout], 1))
-        fake_logit, _ = self.d(torch.cat([fake.detach(), layout], 1))
-        loss_d = F.relu(1 - real_logit).mean() + F.relu(1 + fake_logit).mean()
+        with self.autocast():
+            layout = self.g.layout(m, y)
+            fake = self.g(z, y, m)
+            real_logit, _ = self.d(torch.cat([x, layout], 1))
+            fake_logit, _ = self.d(torch.cat([fake.detach(), layout], 1))
+        loss_d = F.relu(1 - real_logit.float()).mean() + F.relu(1 + fake_logit.float()).mean()
         self.optimizers["d"].zero_grad(set_to_none=True)
         loss_d.backward()
         reduce_grads(self.d)
         self.optimizers["d"].step()
 
         requires_grad(self.d, False)
-        fake_logit, fake_feats = self.d(torch.cat([fake, layout], 1))
-        with torch.no_grad():
-            _, real_feats = self.d(torch.cat([x, layout], 1))
-        loss_fm = sum(F.l1_loss(f, r) for f, r in zip(fake_feats, real_feats)) / len(fake_feats)
-        loss_g = -fake_logit.mean() + self.cfg["fm_weight"] * loss_fm
+        with self.autocast():
+            fake_logit, fake_feats = self.d(torch.cat([fake, layout], 1))
+            with torch.no_grad():
+                _, real_feats = self.d(torch.cat([x, layout], 1))
+        loss_fm = sum(F.l1_loss(f.float(), r.float()) for f, r in zip(fake_feats, real_feats)) / len(fake_feats)
+        loss_g = -fake_logit.float().mean() + self.cfg["fm_weight"] * loss_fm
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         reduce_grads(self.g)
