@@ -157,9 +157,17 @@ def test_citation_cff_describes_the_project():
     assert f'version = "{cff["version"]}"' in pyproject and f'license = "{cff["license"]}"' in pyproject
 
 
-def test_measured_lines_set_a_translator_beside_its_own_floor(monkeypatch, tmp_path):
+def _measured(monkeypatch, tmp_path, rows: list[dict], model_id: str, resolution: int) -> str:
+    """The card table of `model_id` from these evaluation rows alone."""
     from reproductions.evaluate.cards import measured_lines
 
+    path = tmp_path / "evaluations.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("MEDZOO_RESULTS", str(path))
+    return "\n".join(measured_lines(model_id, "chestxray", resolution))
+
+
+def test_measured_lines_set_a_translator_beside_its_own_floor(monkeypatch, tmp_path):
     base = {"dataset": "chestxray", "metric": "fid", "seed": 0, "features": "medzoo-resnet18", "protocol": "highres",
             "resolution": 128, "recorded_at": "2026-12-02T00:00:00+00:00"}
     rows = [{**base, "model_id": "cyclegan.chestxray_128_normal2pneumonia", "kind": "model", "value": 3.0, "n": 234,
@@ -171,25 +179,17 @@ def test_measured_lines_set_a_translator_beside_its_own_floor(monkeypatch, tmp_p
             {**base, "model_id": "real-train.chestxray_128", "kind": "floor", "value": 1.1, "n": 4694, "reference": "test"},
             {**base, "model_id": "real-train.chestxray_128_normal", "kind": "floor", "value": 1.2, "n": 390,
              "reference": "test:normal"}]
-    path = tmp_path / "evaluations.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    monkeypatch.setenv("MEDZOO_RESULTS", str(path))
-    table = "\n".join(measured_lines("cyclegan.chestxray_128_normal2pneumonia", "chestxray", 128))
+    table = _measured(monkeypatch, tmp_path, rows, "cyclegan.chestxray_128_normal2pneumonia", 128)
     assert "untranslated.chestxray_128_normal (baseline)" in table and "real-train.chestxray_128_pneumonia (floor)" in table
     assert "real-train.chestxray_128 (floor)" not in table and "real-train.chestxray_128_normal (floor)" not in table
 
 
 def test_measured_lines_set_a_model_beside_the_floor_at_its_own_n(monkeypatch, tmp_path):
-    from reproductions.evaluate.cards import measured_lines
-
     base = {"dataset": "chestxray", "metric": "fid", "seed": 0, "features": "medzoo-resnet18", "protocol": "highres",
             "resolution": 64, "reference": "test", "recorded_at": "2026-12-02T00:00:00+00:00"}
     rows = [{**base, "model_id": "ddpm_cfg.chestxray_64", "kind": "model", "value": 3.0, "n": 600},
             {**base, "model_id": "real-train.chestxray_64", "kind": "floor", "value": 1.5, "n": 600},
             {**base, "model_id": "real-train.chestxray_64", "kind": "floor", "value": 1.1, "n": 4694,
              "recorded_at": "2026-12-03T00:00:00+00:00"}]
-    path = tmp_path / "evaluations.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    monkeypatch.setenv("MEDZOO_RESULTS", str(path))
-    table = "\n".join(measured_lines("ddpm_cfg.chestxray_64", "chestxray", 64))
+    table = _measured(monkeypatch, tmp_path, rows, "ddpm_cfg.chestxray_64", 64)
     assert "| real-train.chestxray_64 (floor) | FID | 1.5 |" in table and "| 1.1 |" not in table

@@ -11,7 +11,7 @@ generator was trained on (`generator_subset_sha256`); in a fair arm the two are 
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
@@ -45,3 +45,16 @@ def subset_sha256(indices: Iterable[int] | torch.Tensor) -> str:
     """sha256 of the sorted indices as decimal text joined by commas (e.g. '0,5,17')."""
     values = indices.tolist() if isinstance(indices, torch.Tensor) else list(indices)
     return hashlib.sha256(",".join(str(int(i)) for i in sorted(values)).encode()).hexdigest()
+
+
+def pending_groups(done: set[tuple], fractions: Sequence[float], seeds: Sequence[int], arms: Sequence[str],
+                   train_labels: torch.Tensor, val_labels: torch.Tensor
+                   ) -> Iterator[tuple[float, int, list[str], torch.Tensor, torch.Tensor]]:
+    """(fraction, seed, arms not in `done`, train subset, validation subset) of every (fraction, seed) with arms left;
+    `done` holds (fraction, seed, arm) keys."""
+    for fraction in fractions:
+        for seed in seeds:
+            todo = [a for a in arms if (fraction, seed, a) not in done]
+            if todo:
+                yield (fraction, seed, todo, nested_subset(train_labels, fraction, seed),
+                       nested_subset(val_labels, fraction, seed, split="val"))

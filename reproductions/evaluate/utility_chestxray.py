@@ -33,7 +33,7 @@ from reproductions.evaluate.generators import bundled_generator, subset_generato
 from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl
 from reproductions.evaluate.segmentation import ARMS
 from reproductions.evaluate.stats import arm_table
-from reproductions.evaluate.subsets import nested_subset, subset_sha256
+from reproductions.evaluate.subsets import pending_groups, subset_sha256
 from reproductions.evaluate.utility import classical_augmentation, steps_per_round, synthetic_labels
 
 ROWS = RESULTS_DIR / "utility_chestxray.jsonl"
@@ -107,46 +107,40 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
     env = environment("cpu", 1)
     augment = classical_augmentation()
     rows = []
-    for fraction in fractions:
-        for seed in seeds:
-            todo = [a for a in ARMS if (fraction, seed, a) not in done]
-            if not todo:
-                continue
-            idx = nested_subset(train["labels"], fraction, seed)
-            vidx = nested_subset(val["labels"], fraction, seed, split="val")
-            x, y = train["images"][idx], train["labels"][idx]
-            steps = steps_per_round(len(idx), recipe)
-            gen_facts: dict[str, Any] = {}
-            syn_x = syn_y = None
-            if any("synthetic" in a for a in todo):
-                t0 = time.monotonic()
-                g = generator_for(train, idx, fraction, seed, resolution, gen_steps, gen_overrides)
-                syn_y = synthetic_labels(y, len(y), seed)
-                syn_x = g["model"].generate(len(syn_y), labels=syn_y, seed=seed, batch_size=64)
-                gen_facts = {key: v for key, v in g.items() if key != "model"}
-                gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
-            for arm in todo:
-                t0 = time.monotonic()
-                ax, ay = (torch.cat([x, syn_x]), torch.cat([y, syn_y])) if "synthetic" in arm else (x, y)
-                model, facts = train_classifier(ax, ay, k, val["images"][vidx], val["labels"][vidx], recipe, seed,
-                                                augment if arm.startswith("classical") else None, steps_per_epoch=steps,
-                                                network=network(k))
-                probs = predict_proba(model, test["images"], batch_size=128)
-                s = scores(probs, test["labels"].numpy())
-                row = {"task": "classification", "dataset": DATASET, "resolution": resolution, "fraction": fraction,
-                       "seed": seed, "arm": arm, "auc": round(s["auc"], 6), "acc": round(s["acc"], 6),
-                       "val_auc": round(facts["val_auc"], 6), "best_round": facts["best_epoch"], "steps": facts["steps"],
-                       "n_train": len(idx), "n_synthetic": len(ax) - len(idx), "n_val": len(vidx),
-                       "n_test": len(test["labels"]), "recipe": text, "recipe_fields": dataclasses.asdict(recipe),
-                       "subset_sha256": subset_sha256(idx), "val_subset_sha256": subset_sha256(vidx),
-                       **(gen_facts if "synthetic" in arm else {}), "split_sha256": train.get("split_sha256"),
-                       "test_probs": [round(float(p), 5) for p in probs[:, 1]], "commit": env["git_commit"],
-                       "hardware": env["hardware"], "seconds": round(time.monotonic() - t0, 1), "command": command_line(),
-                       "recorded_at": now()}
-                append_jsonl(path, [row])
-                rows.append(row)
-                print(f"[{time.strftime('%H:%M:%S')}] chest X-ray {fraction:g} seed {seed} {arm}: AUC {s['auc']:.3f} "
-                      f"acc {s['acc']:.3f} ({row['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    for fraction, seed, todo, idx, vidx in pending_groups(done, fractions, seeds, ARMS, train["labels"], val["labels"]):
+        x, y = train["images"][idx], train["labels"][idx]
+        steps = steps_per_round(len(idx), recipe)
+        gen_facts: dict[str, Any] = {}
+        syn_x = syn_y = None
+        if any("synthetic" in a for a in todo):
+            t0 = time.monotonic()
+            g = generator_for(train, idx, fraction, seed, resolution, gen_steps, gen_overrides)
+            syn_y = synthetic_labels(y, len(y), seed)
+            syn_x = g["model"].generate(len(syn_y), labels=syn_y, seed=seed, batch_size=64)
+            gen_facts = {key: v for key, v in g.items() if key != "model"}
+            gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
+        for arm in todo:
+            t0 = time.monotonic()
+            ax, ay = (torch.cat([x, syn_x]), torch.cat([y, syn_y])) if "synthetic" in arm else (x, y)
+            model, facts = train_classifier(ax, ay, k, val["images"][vidx], val["labels"][vidx], recipe, seed,
+                                            augment if arm.startswith("classical") else None, steps_per_epoch=steps,
+                                            network=network(k))
+            probs = predict_proba(model, test["images"], batch_size=128)
+            s = scores(probs, test["labels"].numpy())
+            row = {"task": "classification", "dataset": DATASET, "resolution": resolution, "fraction": fraction,
+                   "seed": seed, "arm": arm, "auc": round(s["auc"], 6), "acc": round(s["acc"], 6),
+                   "val_auc": round(facts["val_auc"], 6), "best_round": facts["best_epoch"], "steps": facts["steps"],
+                   "n_train": len(idx), "n_synthetic": len(ax) - len(idx), "n_val": len(vidx),
+                   "n_test": len(test["labels"]), "recipe": text, "recipe_fields": dataclasses.asdict(recipe),
+                   "subset_sha256": subset_sha256(idx), "val_subset_sha256": subset_sha256(vidx),
+                   **(gen_facts if "synthetic" in arm else {}), "split_sha256": train.get("split_sha256"),
+                   "test_probs": [round(float(p), 5) for p in probs[:, 1]], "commit": env["git_commit"],
+                   "hardware": env["hardware"], "seconds": round(time.monotonic() - t0, 1), "command": command_line(),
+                   "recorded_at": now()}
+            append_jsonl(path, [row])
+            rows.append(row)
+            print(f"[{time.strftime('%H:%M:%S')}] chest X-ray {fraction:g} seed {seed} {arm}: AUC {s['auc']:.3f} "
+                  f"acc {s['acc']:.3f} ({row['seconds']:.0f} s)", file=sys.stderr, flush=True)
     return rows
 
 

@@ -29,7 +29,7 @@ from reproductions.evaluate.generators import bundled_generator
 from reproductions.evaluate.results import RESULTS_DIR, append_jsonl, command_line, now, read_jsonl
 from reproductions.evaluate.segmentation import ARMS, SegRecipe, train_and_score
 from reproductions.evaluate.stats import arm_table
-from reproductions.evaluate.subsets import nested_subset, subset_sha256
+from reproductions.evaluate.subsets import pending_groups, subset_sha256
 
 ROWS = RESULTS_DIR / "utility_highres.jsonl"
 DATASET, RESOLUTION, BUNDLED = "busi", 128, "spade.busi_128"
@@ -86,38 +86,32 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
     done = {(r["fraction"], r["seed"], r["arm"]) for r in read_jsonl(path) if r.get("recipe") == recipe_text}
     env = environment("cpu", 1)
     rows = []
-    for fraction in fractions:
-        for seed in seeds:
-            todo = [a for a in ARMS if (fraction, seed, a) not in done]
-            if not todo:
-                continue
-            idx = nested_subset(train["labels"], fraction, seed)
-            vidx = nested_subset(val["labels"], fraction, seed, split="val")
-            sub = {"images": train["images"][idx], "masks": _binary(train["masks"][idx])}
-            vsub = {"images": val["images"][vidx], "masks": _binary(val["masks"][vidx])}
-            gen_facts: dict[str, Any] = {}
-            synthetic = None
-            if any("synthetic" in a for a in todo):
-                t0 = time.monotonic()
-                if fraction >= 1.0 and resolution == RESOLUTION:
-                    g = bundled_generator(BUNDLED, train)
-                else:
-                    g = subset_spade(train, idx, seed, gen_steps, resolution)
-                synthetic = synthetic_pairs(g, train["labels"][idx], seed)
-                gen_facts = {k: v for k, v in g.items() if k != "model"}
-                gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
-            for arm in todo:
-                t0 = time.monotonic()
-                r = train_and_score(sub, vsub, test_set, arm, SegRecipe(**{**recipe.__dict__, "seed": seed}), synthetic)
-                row = {"task": "segmentation", "dataset": DATASET, "resolution": resolution, "fraction": fraction, "seed": seed,
-                       **r, "recipe": recipe_text, "subset_sha256": subset_sha256(idx), "val_subset_sha256": subset_sha256(vidx),
-                       "n_val": len(vidx), **(gen_facts if "synthetic" in arm else {}),
-                       "split_sha256": train.get("split_sha256"), "commit": env["git_commit"], "hardware": env["hardware"],
-                       "seconds": round(time.monotonic() - t0, 1), "command": command_line(), "recorded_at": now()}
-                append_jsonl(path, [row])
-                rows.append(row)
-                print(f"[{time.strftime('%H:%M:%S')}] busi seg {fraction:g} seed {seed} {arm}: Dice {r['dice']:.3f} "
-                      f"({row['seconds']:.0f} s)", file=sys.stderr, flush=True)
+    for fraction, seed, todo, idx, vidx in pending_groups(done, fractions, seeds, ARMS, train["labels"], val["labels"]):
+        sub = {"images": train["images"][idx], "masks": _binary(train["masks"][idx])}
+        vsub = {"images": val["images"][vidx], "masks": _binary(val["masks"][vidx])}
+        gen_facts: dict[str, Any] = {}
+        synthetic = None
+        if any("synthetic" in a for a in todo):
+            t0 = time.monotonic()
+            if fraction >= 1.0 and resolution == RESOLUTION:
+                g = bundled_generator(BUNDLED, train)
+            else:
+                g = subset_spade(train, idx, seed, gen_steps, resolution)
+            synthetic = synthetic_pairs(g, train["labels"][idx], seed)
+            gen_facts = {k: v for k, v in g.items() if k != "model"}
+            gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
+        for arm in todo:
+            t0 = time.monotonic()
+            r = train_and_score(sub, vsub, test_set, arm, SegRecipe(**{**recipe.__dict__, "seed": seed}), synthetic)
+            row = {"task": "segmentation", "dataset": DATASET, "resolution": resolution, "fraction": fraction, "seed": seed,
+                   **r, "recipe": recipe_text, "subset_sha256": subset_sha256(idx), "val_subset_sha256": subset_sha256(vidx),
+                   "n_val": len(vidx), **(gen_facts if "synthetic" in arm else {}),
+                   "split_sha256": train.get("split_sha256"), "commit": env["git_commit"], "hardware": env["hardware"],
+                   "seconds": round(time.monotonic() - t0, 1), "command": command_line(), "recorded_at": now()}
+            append_jsonl(path, [row])
+            rows.append(row)
+            print(f"[{time.strftime('%H:%M:%S')}] busi seg {fraction:g} seed {seed} {arm}: Dice {r['dice']:.3f} "
+                  f"({row['seconds']:.0f} s)", file=sys.stderr, flush=True)
     return rows
 
 
