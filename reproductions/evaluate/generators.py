@@ -56,13 +56,13 @@ class Generator:
                 "generator_steps": self.steps, "generator_seconds": self.seconds, "generator_hardware": self.hardware}
 
 
-def bundled_generator(model_id: str, train: dict[str, Any]) -> dict[str, Any]:
+def bundled_generator(model_id: str, train: dict[str, Any], device: str = "cpu") -> dict[str, Any]:
     """A bundled model and its row facts, when it was trained on this very train split (else ValueError): the 100%
     arms of the 128 px utility studies, whose subset is the whole split."""
     from zoo.folder import load_folder
     from zoo.registry import get, pretrained_dir
 
-    model = load_folder(pretrained_dir() / model_id)
+    model = load_folder(pretrained_dir() / model_id, device)
     trained_on = model.config.get("training", {}).get("split_sha256")
     if trained_on != train.get("split_sha256"):
         raise ValueError(f"{model_id} was trained on split {trained_on}, not the current train split {train.get('split_sha256')}")

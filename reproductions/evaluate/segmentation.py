@@ -73,11 +73,13 @@ def _as_float(images: torch.Tensor) -> torch.Tensor:
 
 
 def train_and_score(train: dict[str, torch.Tensor], val: dict[str, torch.Tensor], test: dict[str, torch.Tensor], arm: str,
-                    recipe: SegRecipe = SegRecipe(), synthetic: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+                    recipe: SegRecipe = SegRecipe(), synthetic: dict[str, torch.Tensor] | None = None,
+                    device: str = "cpu") -> dict[str, Any]:
     """Train one arm and return its test Dice per image, mean Dice, and the step whose validation Dice was best.
 
     `train`/`val`/`test`: {"images": uint8 (N, 1, R, R), "masks": uint8 {0, 1} (N, 1, R, R)}; `synthetic`: the same
-    form, required by the synthetic arms (half of each batch is synthetic there).
+    form, required by the synthetic arms (half of each batch is synthetic there). Batches are drawn and augmented on
+    the CPU (the same random stream on every device); the U-Net trains on `device`.
     """
     from monai.losses import DiceCELoss
 
@@ -87,7 +89,8 @@ def train_and_score(train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
         raise ValueError(f"arm {arm!r} needs synthetic image + mask pairs")
     torch.manual_seed(recipe.seed)
     gen = torch.Generator().manual_seed(recipe.seed)
-    model = build_unet(recipe)
+    dev = torch.device(device)
+    model = build_unet(recipe).to(dev)
     loss_fn = DiceCELoss(sigmoid=True)
     opt = torch.optim.Adam(model.parameters(), recipe.lr)
     x, m = _as_float(train["images"]), train["masks"].float()
@@ -104,7 +107,7 @@ def train_and_score(train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
             bx, bm = torch.cat([bx, sx[j]]), torch.cat([bm, sm[j]])
         if "classical" in arm:
             bx, bm = classical(bx, bm, gen)
-        loss = loss_fn(model(bx), bm)
+        loss = loss_fn(model(bx.to(dev)), bm.to(dev))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -121,7 +124,8 @@ def train_and_score(train: dict[str, torch.Tensor], val: dict[str, torch.Tensor]
 
 @torch.no_grad()
 def predict_dice(model: torch.nn.Module, split: dict[str, torch.Tensor], batch: int = 32) -> torch.Tensor:
-    """Per-image Dice of `model` on a split."""
+    """Per-image Dice of `model` on a split (computed on the model's device, returned on the CPU)."""
     model.eval()
+    dev = next(model.parameters()).device
     x, m = _as_float(split["images"]), split["masks"]
-    return torch.cat([dice_per_image(model(x[i : i + batch]), m[i : i + batch]) for i in range(0, len(x), batch)])
+    return torch.cat([dice_per_image(model(x[i : i + batch].to(dev)).cpu(), m[i : i + batch]) for i in range(0, len(x), batch)])

@@ -83,19 +83,20 @@ def bundled_recipe() -> dict[str, Any]:
 
 
 def generator_for(train: dict[str, Any], idx: torch.Tensor, fraction: float, seed: int, resolution: int,
-                  gen_steps: Optional[int], gen_overrides: Optional[dict[str, Any]]) -> dict[str, Any]:
+                  gen_steps: Optional[int], gen_overrides: Optional[dict[str, Any]], device: str = "cpu") -> dict[str, Any]:
     """The FastGAN of a (fraction, seed): the bundled one at 100% of the recorded split, else one trained on train[idx]."""
     if fraction >= 1.0 and resolution == RESOLUTION and gen_overrides is None:
-        return bundled_generator(BUNDLED, train)
+        return bundled_generator(BUNDLED, train, device)
     recipe = bundled_recipe()
     g = subset_generator(FAMILY, DATASET, train["images"], train["labels"], idx, seed, steps=gen_steps or recipe["steps"],
-                         resolution=resolution, overrides={**recipe["overrides"], **(gen_overrides or {})})
-    return {"model": g.load(), **g.facts()}
+                         resolution=resolution, overrides={**recipe["overrides"], **(gen_overrides or {})}, device=device)
+    return {"model": g.load(device), **g.facts()}
 
 
 def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, recipe: Recipe = RECIPE,
         path: Optional[Path] = None, resolution: int = RESOLUTION, data: Optional[dict[str, dict[str, Any]]] = None,
-        gen_steps: Optional[int] = None, gen_overrides: Optional[dict[str, Any]] = None) -> list[dict[str, Any]]:
+        gen_steps: Optional[int] = None, gen_overrides: Optional[dict[str, Any]] = None, device: str = "cpu"
+        ) -> list[dict[str, Any]]:
     """Run every (fraction, seed, arm) cell not stored yet for this recipe; append and return the new rows (`data`,
     `gen_steps`, `gen_overrides`: a few images and a tiny generator, for tests)."""
     path = path or rows_path()
@@ -104,7 +105,7 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
     k = len(dataset_info(DATASET, resolution).class_names)
     text = describe(recipe)
     done = {(r["fraction"], r["seed"], r["arm"]) for r in read_jsonl(path) if r.get("recipe") == text}
-    env = environment("cpu", 1)
+    env = environment(device, 1)
     augment = classical_augmentation()
     rows = []
     for fraction, seed, todo, idx, vidx in pending_groups(done, fractions, seeds, ARMS, train["labels"], val["labels"]):
@@ -114,9 +115,9 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
         syn_x = syn_y = None
         if any("synthetic" in a for a in todo):
             t0 = time.monotonic()
-            g = generator_for(train, idx, fraction, seed, resolution, gen_steps, gen_overrides)
+            g = generator_for(train, idx, fraction, seed, resolution, gen_steps, gen_overrides, device)
             syn_y = synthetic_labels(y, len(y), seed)
-            syn_x = g["model"].generate(len(syn_y), labels=syn_y, seed=seed, batch_size=64)
+            syn_x = g["model"].generate(len(syn_y), labels=syn_y, seed=seed, batch_size=64).cpu()
             gen_facts = {key: v for key, v in g.items() if key != "model"}
             gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
         for arm in todo:
@@ -124,7 +125,7 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
             ax, ay = (torch.cat([x, syn_x]), torch.cat([y, syn_y])) if "synthetic" in arm else (x, y)
             model, facts = train_classifier(ax, ay, k, val["images"][vidx], val["labels"][vidx], recipe, seed,
                                             augment if arm.startswith("classical") else None, steps_per_epoch=steps,
-                                            network=network(k))
+                                            network=network(k), device=device)
             probs = predict_proba(model, test["images"], batch_size=128)
             s = scores(probs, test["labels"].numpy())
             row = {"task": "classification", "dataset": DATASET, "resolution": resolution, "fraction": fraction,
@@ -150,10 +151,10 @@ def summary(path: Optional[Path] = None, metric: str = "auc") -> pd.DataFrame:
     return arm_table(df, metric) if not df.empty else df
 
 
-def main(fractions: str = "0.1,1", seeds: str = "0,1,2", threads: int = 2) -> None:
-    """Command line: the cells of the given fractions and seeds, then the summary table."""
+def main(fractions: str = "0.1,1", seeds: str = "0,1,2", threads: int = 2, device: str = "cpu") -> None:
+    """Command line: the cells of the given fractions and seeds (on `device`: cpu or cuda), then the summary table."""
     torch.set_num_threads(threads)
-    run([float(f) for f in fractions.split(",")], [int(s) for s in seeds.split(",")])
+    run([float(f) for f in fractions.split(",")], [int(s) for s in seeds.split(",")], device=device)
     print(summary().drop(columns=["p"]).to_string(index=False))
 
 

@@ -48,16 +48,16 @@ def splits(resolution: int = RESOLUTION, data_dir: Optional[str] = None) -> dict
     return {s: load_data(info, s, data_dir) for s in ("train", "val", "test")}
 
 
-def subset_spade(train: dict[str, Any], idx: torch.Tensor, seed: int, steps: Optional[int], resolution: int = RESOLUTION
-                 ) -> dict[str, Any]:
+def subset_spade(train: dict[str, Any], idx: torch.Tensor, seed: int, steps: Optional[int], resolution: int = RESOLUTION,
+                 device: str = "cpu") -> dict[str, Any]:
     """A SPADE trained on exactly train[idx] (images, labels, masks), reused when already trained: the bundled model's
     settings and step budget, its forward passes under bf16 autocast (1.9x faster on 2 CPU cores; the bundled model
     trained in float32)."""
     from reproductions.evaluate.generators import subset_generator
 
     g = subset_generator("spade", DATASET, train["images"], train["labels"], idx, seed, steps=steps, resolution=resolution,
-                         masks=train["masks"], overrides={"bf16": True})
-    return {"model": g.load(), **g.facts()}
+                         masks=train["masks"], overrides={"bf16": True}, device=device)
+    return {"model": g.load(device), **g.facts()}
 
 
 def synthetic_pairs(generator: dict[str, Any], labels: torch.Tensor, seed: int) -> dict[str, torch.Tensor]:
@@ -66,7 +66,7 @@ def synthetic_pairs(generator: dict[str, Any], labels: torch.Tensor, seed: int) 
 
     y = synthetic_labels(labels, len(labels), seed)
     images, masks = generator["model"].generate(len(y), labels=y, seed=seed, batch_size=64)
-    return {"images": images, "masks": _binary(masks)}
+    return {"images": images.cpu(), "masks": _binary(masks.cpu())}
 
 
 def _binary(masks: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ def _binary(masks: torch.Tensor) -> torch.Tensor:
 
 def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, recipe: SegRecipe = SegRecipe(),
         path: Optional[Path] = None, gen_steps: Optional[int] = None, resolution: int = RESOLUTION,
-        data: Optional[dict[str, dict[str, Any]]] = None) -> list[dict[str, Any]]:
+        data: Optional[dict[str, dict[str, Any]]] = None, device: str = "cpu") -> list[dict[str, Any]]:
     """Run every (fraction, seed, arm) cell not stored yet for this recipe; append and return the new rows (`data`:
     the splits at `resolution`, loaded when not given; tests pass a few images)."""
     path = path or rows_path()
@@ -84,7 +84,7 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
     test_set = {"images": test["images"], "masks": _binary(test["masks"])}
     recipe_text = recipe.describe()
     done = {(r["fraction"], r["seed"], r["arm"]) for r in read_jsonl(path) if r.get("recipe") == recipe_text}
-    env = environment("cpu", 1)
+    env = environment(device, 1)
     rows = []
     for fraction, seed, todo, idx, vidx in pending_groups(done, fractions, seeds, ARMS, train["labels"], val["labels"]):
         sub = {"images": train["images"][idx], "masks": _binary(train["masks"][idx])}
@@ -94,15 +94,15 @@ def run(fractions: Sequence[float] = FRACTIONS, seeds: Sequence[int] = SEEDS, re
         if any("synthetic" in a for a in todo):
             t0 = time.monotonic()
             if fraction >= 1.0 and resolution == RESOLUTION:
-                g = bundled_generator(BUNDLED, train)
+                g = bundled_generator(BUNDLED, train, device)
             else:
-                g = subset_spade(train, idx, seed, gen_steps, resolution)
+                g = subset_spade(train, idx, seed, gen_steps, resolution, device)
             synthetic = synthetic_pairs(g, train["labels"][idx], seed)
             gen_facts = {k: v for k, v in g.items() if k != "model"}
             gen_facts["synthesis_seconds"] = round(time.monotonic() - t0, 1)
         for arm in todo:
             t0 = time.monotonic()
-            r = train_and_score(sub, vsub, test_set, arm, SegRecipe(**{**recipe.__dict__, "seed": seed}), synthetic)
+            r = train_and_score(sub, vsub, test_set, arm, SegRecipe(**{**recipe.__dict__, "seed": seed}), synthetic, device)
             row = {"task": "segmentation", "dataset": DATASET, "resolution": resolution, "fraction": fraction, "seed": seed,
                    **r, "recipe": recipe_text, "subset_sha256": subset_sha256(idx), "val_subset_sha256": subset_sha256(vidx),
                    "n_val": len(vidx), **(gen_facts if "synthetic" in arm else {}),
@@ -121,10 +121,11 @@ def summary(path: Optional[Path] = None) -> pd.DataFrame:
     return arm_table(df, "dice") if not df.empty else df
 
 
-def main(fractions: str = "0.1,1", seeds: str = "0,1,2", steps: int = SegRecipe().steps, threads: int = 2) -> None:
-    """Command line: the cells of the given fractions and seeds, then the summary table."""
+def main(fractions: str = "0.1,1", seeds: str = "0,1,2", steps: int = SegRecipe().steps, threads: int = 2,
+         device: str = "cpu") -> None:
+    """Command line: the cells of the given fractions and seeds (on `device`: cpu or cuda), then the summary table."""
     torch.set_num_threads(threads)
-    run([float(f) for f in fractions.split(",")], [int(s) for s in seeds.split(",")], SegRecipe(steps=steps))
+    run([float(f) for f in fractions.split(",")], [int(s) for s in seeds.split(",")], SegRecipe(steps=steps), device=device)
     print(summary().to_string(index=False))
 
 
