@@ -185,3 +185,14 @@ def test_stored_study_rows_are_well_formed():
     for r in read_jsonl(memorization.ROWS):
         assert r["space"] in memorization.SPACES and len(r["generator_sha256"]) == 64
         json.dumps(r)
+
+
+def test_arm_table_pairs_gains_by_seed_and_says_when_seeds_are_too_few():
+    cell = {"recipe": "r", "fraction": 1.0, "n_test": 10}
+    rows = [{**cell, "seed": s, "arm": a, "dice": d} for s, a, d in
+            [(0, "none", 0.50), (1, "none", 0.60), (2, "none", 0.55), (0, "synthetic", 0.60), (1, "synthetic", 0.71),
+             (2, "synthetic", 0.66), (0, "classical", 0.52)]]
+    t = stats.arm_table(pd.DataFrame(rows), "dice").set_index("arm")
+    assert abs(t.loc["synthetic", "gain"] - 0.1067) < 1e-3 and t.loc["synthetic", "gain_ci95"][0] > 0  # paired, not pooled
+    assert t.loc["classical", "verdict"] == "too few seeds" and t.loc["none", "verdict"] == ""
+    assert t.loc["synthetic", "verdict"] in ("helps", "no detectable difference")  # Holm across the two gains

@@ -65,8 +65,8 @@ def arm_table(df: pd.DataFrame, metric: str, keys: Sequence[str] = ("recipe", "f
                     "n_test": int(g.n_test.iloc[0])})
     res = pd.DataFrame(out)
     res["p_holm"] = holm(res.p.tolist())
-    res["verdict"] = [("helps" if g > 0 else "hurts") if q < ALPHA else ("" if a == "none" else "no detectable difference")
-                      for g, q, a in zip(res.gain, res.p_holm, res.arm)]
+    res["verdict"] = ["" if a == "none" else "too few seeds" if np.isnan(q) else ("helps" if g > 0 else "hurts")
+                      if q < ALPHA else "no detectable difference" for g, q, a in zip(res.gain, res.p_holm, res.arm)]
     return res
 
 
