@@ -64,10 +64,10 @@ def utility_highres_figure(table: pd.DataFrame, out: Path, metric: str = "dice",
     for k, arm in enumerate(arms):
         g = table[table.arm == arm].set_index("fraction").reindex(fractions)
         xs = [i + (k - (len(arms) - 1) / 2) * width for i in range(len(fractions))]
-        axes[0].bar(xs, g[metric], width, yerr=g[f"{metric}_ci95"].fillna(0), capsize=3, label=arm)
+        axes[0].bar(xs, g[metric], width, yerr=g[f"{metric}_ci95"].fillna(0), capsize=3, label=arm, color=f"C{k}")
         if arm != "none":
             lo = g.gain - g.gain_ci95.map(lambda c: c[0] if isinstance(c, list) else float("nan"))
-            axes[1].errorbar(xs, g.gain, yerr=lo.fillna(0), fmt="o", capsize=3, label=arm)
+            axes[1].errorbar(xs, g.gain, yerr=lo.fillna(0), fmt="o", capsize=3, label=arm, color=f"C{k}")  # an arm's colour in both
     for ax, label in zip(axes, (f"test {name} (mean over seeds)", f"{name} gain over no augmentation (paired by seed)")):
         ax.set_xticks(range(len(fractions)), [f"{100 * f:g}%" for f in fractions])
         ax.set_xlabel(xlabel)
