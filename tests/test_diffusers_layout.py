@@ -1,5 +1,6 @@
-"""Diffusion models are saved so that diffusers loads them too: the exported folder of a DDPM (unconditional or
-class-conditional) is a `DDPMPipeline` whose U-Net computes exactly what the zoo model's does, and whose scheduler is the training one."""
+"""Diffusion models are diffusers models: a loaded DDPM (unconditional or class-conditional) gives a `DDPMPipeline`
+whose U-Net computes exactly what the zoo model's does, whose scheduler is the training one, and which saves and loads
+in diffusers' layout; the exported folder itself holds the weights once."""
 from __future__ import annotations
 
 import pytest
@@ -11,13 +12,16 @@ from zoo.folder import load_folder
 
 
 @pytest.mark.parametrize("family", ["ddpm", "ddpm_cfg"])
-def test_diffusion_folder_loads_as_a_diffusers_pipeline(tmp_path, family):
+def test_diffusion_model_is_a_diffusers_pipeline(tmp_path, family):
     from diffusers import DDIMScheduler, DDPMPipeline
 
     run = tiny_train(family, tmp_path / "run")
     (folder,) = export_run(run, tmp_path / "models")
+    assert sorted(p.name for p in folder.iterdir() if p.suffix == ".safetensors") == ["model.safetensors"]
+    assert not (folder / "unet").exists()
     model = load_folder(folder)
-    pipe = DDPMPipeline.from_pretrained(folder)
+    model.pipeline().save_pretrained(tmp_path / "pipe")
+    pipe = DDPMPipeline.from_pretrained(tmp_path / "pipe")
     assert pipe.scheduler.config.num_train_timesteps == model.timesteps
     assert pipe.scheduler.config.beta_schedule == model.beta_schedule
     r = model.resolution

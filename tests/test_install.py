@@ -139,7 +139,7 @@ def test_registry_follows_the_size_rule():
         assert e.bundled == bundle_rule(folder), (f"{model_id}: bundled={e.bundled}, but its model.safetensors is "
                                                   f"{(folder / 'model.safetensors').stat().st_size} bytes (limit "
                                                   f"{BUNDLE_MAX_BYTES}); register it again (zoo.registry.entry_from_folder)")
-        total += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if e.bundled else 0  # diffusers subfolders too
+        total += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file()) if e.bundled else 0  # every file the wheel ships
     assert total < BUNDLE_BUDGET, f"bundled model folders take {total} bytes, over the {BUNDLE_BUDGET}-byte budget"
 
 

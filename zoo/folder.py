@@ -62,8 +62,7 @@ def save_folder(model: GenerativeModel, folder: str | os.PathLike, card: str, co
                 extra_files: dict[str, bytes] | None = None) -> Path:
     """Write `model` as config.json (`config`, default model.config) + fp16 model.safetensors + README.md (`card`)
     into `folder`, atomically, and check it loads back; returns the folder. `extra_files` (relative path -> bytes)
-    and plain files already in the folder (e.g. samples.png) are kept; a model with `pipeline_files()` (diffusion
-    models) also gets its diffusers layout.
+    and plain files already in the folder (e.g. samples.png) are kept.
 
     An OSError (read-only or full disk) leaves any previous folder as it was.
     """
@@ -78,8 +77,6 @@ def save_folder(model: GenerativeModel, folder: str | os.PathLike, card: str, co
         save_file(fp16_state(model), str(tmp / "model.safetensors"), metadata={"format": "pt", "model_id": str(config.get("model_id", ""))})
         (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        if hasattr(model, "pipeline_files"):
-            extra_files = {**model.pipeline_files(), **(extra_files or {})}
         keep = {n: (folder / n).read_bytes() for n in os.listdir(folder)
                 if n not in MODEL_FILES and (folder / n).is_file()} if folder.is_dir() else {}
         for name, data in {**keep, **(extra_files or {})}.items():

@@ -106,8 +106,8 @@ def model_card(config: dict[str, Any], model_index: list[dict[str, Any]] | None 
             "they were trained on.",
         ]),
         ("Use", ["```python", "import zoo", f"model = zoo.load(\"{config['model_id']}\")", use, *_sampler_lines(kind), "```",
-                 *(["", "The folder is also a diffusers pipeline: `diffusers.DDPMPipeline.from_pretrained(folder)` loads its",
-                    "U-Net and training scheduler (the Benchmarks page gives FID and speed for each sampler and step count)."]
+                 *(["", "The model is also a diffusers pipeline: `model.pipeline()` is a `diffusers.DDPMPipeline` with its U-Net and",
+                    "training scheduler (`.save_pretrained(dir)` writes diffusers' layout; the Benchmarks page gives FID and speed per sampler)."]
                    if kind == "diffusion" else [])]),
         ("Model", [
             f"- architecture: `{config['arch']}` {json.dumps(config['arch_kwargs'])}",

@@ -1,6 +1,6 @@
 """DDPM (Ho et al. 2020) on diffusers: a `UNet2DModel` noise predictor trained with diffusers' `DDPMScheduler` and
-sampled deterministically with its `DDIMScheduler` (Song et al. 2021) or `DPMSolverMultistepScheduler`. Exported
-folders also load with `diffusers.DDPMPipeline.from_pretrained`."""
+sampled deterministically with its `DDIMScheduler` (Song et al. 2021) or `DPMSolverMultistepScheduler`. A loaded
+model is also a `diffusers.DDPMPipeline` (`model.pipeline()`)."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -89,21 +89,10 @@ on a loaded model (speed against quality)."""
             x = sched.step(eps.float(), t, x).prev_sample  # the scheduler's arithmetic stays in float32
         return x.clamp(-1, 1)
 
-    def pipeline_files(self) -> dict[str, bytes]:
-        """The same weights in diffusers' layout (model_index.json, unet/, scheduler/), saved beside the medzoo files so
-        that `diffusers.DDPMPipeline.from_pretrained(folder)` loads the U-Net and its training scheduler."""
-        import copy
-        import json
-        import tempfile
-        from pathlib import Path
+    def pipeline(self):  # noqa: ANN201
+        """This model as a `diffusers.DDPMPipeline` (its U-Net and training scheduler, sharing the weights), for
+        diffusers' own sampling loops; `.save_pretrained(dir)` writes diffusers' folder layout. Built on demand so that a
+        model folder holds its weights once."""
+        from diffusers import DDPMPipeline
 
-        import diffusers
-
-        with tempfile.TemporaryDirectory() as tmp:
-            copy.deepcopy(self.unet).to(torch.float16).save_pretrained(Path(tmp) / "unet", safe_serialization=True)
-            self.train_scheduler().save_pretrained(Path(tmp) / "scheduler")
-            files = {p.relative_to(tmp).as_posix(): p.read_bytes() for p in Path(tmp).rglob("*") if p.is_file()}
-        index = {"_class_name": "DDPMPipeline", "_diffusers_version": diffusers.__version__,
-                 "scheduler": ["diffusers", "DDPMScheduler"], "unet": ["diffusers", "UNet2DModel"]}
-        files["model_index.json"] = (json.dumps(index, indent=2) + "\n").encode()
-        return files
+        return DDPMPipeline(unet=self.unet, scheduler=self.train_scheduler())
