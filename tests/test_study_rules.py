@@ -196,3 +196,26 @@ def test_arm_table_pairs_gains_by_seed_and_says_when_seeds_are_too_few():
     assert abs(t.loc["synthetic", "gain"] - 0.1067) < 1e-3 and t.loc["synthetic", "gain_ci95"][0] > 0  # paired, not pooled
     assert t.loc["classical", "verdict"] == "too few seeds" and t.loc["none", "verdict"] == ""
     assert t.loc["synthetic", "verdict"] in ("helps", "no detectable difference")  # Holm across the two gains
+
+
+def test_utility_figure_draws_intervals_only_where_seeds_allow(tmp_path, monkeypatch):
+    """The 128 px figure: arms in the study's order, no interval bar for a fraction run at one seed, seeds per fraction
+    in the title."""
+    import matplotlib.pyplot as plt
+
+    from reproductions.evaluate import plots
+
+    rows = [{"recipe": "r", "fraction": f, "seed": s, "arm": a, "n_test": 10, "auc": 0.8 + 0.01 * s + 0.02 * (a != "none")}
+            for f, seeds in ((0.1, (0,)), (1.0, (0, 1, 2))) for s in seeds for a in ("classical", "none", "synthetic")]
+    figures = []
+    monkeypatch.setattr(plt, "close", figures.append)
+    out = plots.utility_highres_figure(stats.arm_table(pd.DataFrame(rows), "auc"), tmp_path / "u.png", "auc", "T", "x")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (fig,) = figures
+    bars, gains = fig.axes
+    assert [t.get_text() for t in bars.get_legend().get_texts()] == ["none", "classical", "synthetic"]
+    caps = [c for c in bars.containers if c.__class__.__name__ == "ErrorbarContainer"]
+    assert [len(c.lines[2][0].get_segments()) for c in caps] == [1, 1, 1]  # one interval per arm: 100% only
+    assert "10%: 1, 100%: 3" in fig._suptitle.get_text()
+    monkeypatch.undo()
+    plt.close(fig)

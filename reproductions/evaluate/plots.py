@@ -21,11 +21,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from reproductions.evaluate.cards import latest  # noqa: E402
 from reproductions.evaluate.classifier import Recipe  # noqa: E402
 from reproductions.evaluate.results import RESULTS_DIR, load_rows  # noqa: E402
+from reproductions.evaluate.segmentation import ARMS as ARM_ORDER  # noqa: E402
 from reproductions.evaluate.utility import PUBLISHED, summary  # noqa: E402
 
 
@@ -55,19 +57,25 @@ def utility_figure(table: pd.DataFrame, dataset: str, out: Path, title: str = "u
 def utility_highres_figure(table: pd.DataFrame, out: Path, metric: str = "dice",
                            title: str = "BUSI lesion segmentation at 128 px, MONAI U-Net",
                            xlabel: str = "real training images used (% of BUSI's train split)") -> Path:
-    """`metric` per arm at each fraction (mean, 95% t-interval over seeds) and each arm's paired gain over `none`."""
+    """`metric` per arm at each fraction (mean, 95% t-interval over seeds) and each arm's paired gain over `none`; a
+    cell with fewer than two seeds has no interval, and a gain's marker is filled when it survives Holm's correction."""
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     fractions = sorted(table.fraction.unique())
-    arms = list(dict.fromkeys(table.arm))
+    arms = [a for a in ARM_ORDER if a in set(table.arm)] + sorted(set(table.arm) - set(ARM_ORDER))
     width = 0.8 / len(arms)
     name = {"dice": "Dice", "auc": "AUC", "acc": "accuracy"}.get(metric, metric)
     for k, arm in enumerate(arms):
         g = table[table.arm == arm].set_index("fraction").reindex(fractions)
-        xs = [i + (k - (len(arms) - 1) / 2) * width for i in range(len(fractions))]
-        axes[0].bar(xs, g[metric], width, yerr=g[f"{metric}_ci95"].fillna(0), capsize=3, label=arm, color=f"C{k}")
+        xs = np.array([i + (k - (len(arms) - 1) / 2) * width for i in range(len(fractions))])
+        has_ci = (g.seeds >= 2).to_numpy()
+        axes[0].bar(xs, g[metric], width, label=arm, color=f"C{k}")
+        axes[0].errorbar(xs[has_ci], g[metric][has_ci], yerr=g[f"{metric}_ci95"][has_ci], fmt="none", ecolor="black", capsize=3)
         if arm != "none":
             lo = g.gain - g.gain_ci95.map(lambda c: c[0] if isinstance(c, list) else float("nan"))
-            axes[1].errorbar(xs, g.gain, yerr=lo.fillna(0), fmt="o", capsize=3, label=arm, color=f"C{k}")  # an arm's colour in both
+            survives = (g.p_holm < 0.05).to_numpy() if "p_holm" in g else np.zeros(len(g), bool)
+            for mask, face in ((survives, f"C{k}"), (~survives, "white")):
+                axes[1].errorbar(xs[mask], g.gain[mask], yerr=np.where(has_ci, lo, np.nan)[mask], fmt="o", capsize=3,
+                                 color=f"C{k}", markerfacecolor=face, label=arm if face != "white" or not survives.any() else None)
     for ax, label in zip(axes, (f"test {name} (mean over seeds)", f"{name} gain over no augmentation (paired by seed)")):
         ax.set_xticks(range(len(fractions)), [f"{100 * f:g}%" for f in fractions])
         ax.set_xlabel(xlabel)
@@ -75,8 +83,9 @@ def utility_highres_figure(table: pd.DataFrame, out: Path, metric: str = "dice",
         ax.grid(alpha=0.3)
     axes[1].axhline(0, color="grey", lw=1)
     axes[0].legend(fontsize=7)
-    seeds = int(table.seeds.min())
-    fig.suptitle(f"{title} (95% intervals over {seeds} seed(s))", fontsize=10)
+    seeds = table.groupby("fraction").seeds.min()
+    fig.suptitle(f"{title}: 95% intervals over seeds ({', '.join(f'{100 * f:g}%: {n}' for f, n in seeds.items())}); "
+                 "filled markers survive Holm", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
