@@ -72,10 +72,10 @@ def utility_highres_figure(table: pd.DataFrame, out: Path, metric: str = "dice",
         axes[0].errorbar(xs[has_ci], g[metric][has_ci], yerr=g[f"{metric}_ci95"][has_ci], fmt="none", ecolor="black", capsize=3)
         if arm != "none":
             lo = g.gain - g.gain_ci95.map(lambda c: c[0] if isinstance(c, list) else float("nan"))
-            survives = (g.p_holm < 0.05).to_numpy() if "p_holm" in g else np.zeros(len(g), bool)
-            for mask, face in ((survives, f"C{k}"), (~survives, "white")):
-                axes[1].errorbar(xs[mask], g.gain[mask], yerr=np.where(has_ci, lo, np.nan)[mask], fmt="o", capsize=3,
-                                 color=f"C{k}", markerfacecolor=face, label=arm if face != "white" or not survives.any() else None)
+            axes[1].errorbar(xs, g.gain, yerr=np.where(has_ci, lo, np.nan), fmt="o", capsize=3, color=f"C{k}",
+                             markerfacecolor="white")
+            survives = (g.p_holm < 0.05).to_numpy()
+            axes[1].plot(xs[survives], g.gain[survives], "o", color=f"C{k}")  # filled: the gain survives Holm
     for ax, label in zip(axes, (f"test {name} (mean over seeds)", f"{name} gain over no augmentation (paired by seed)")):
         ax.set_xticks(range(len(fractions)), [f"{100 * f:g}%" for f in fractions])
         ax.set_xlabel(xlabel)
