@@ -261,3 +261,13 @@ def test_tagbits_give_the_same_papers_as_sql(tmp_path, monkeypatch):
         monkeypatch.setattr(tagbits, "ENABLED", True)
         assert fast.key.tolist() == slow.key.tolist(), f
         assert len(slow) > 0, f
+
+
+def test_paper_cnn_quick(tmp_path, capsys):
+    """bench/paper_cnn.py --quick: float32 and bf16 steps of a repeated paper's CNN timed side by side on real images."""
+    from bench import paper_cnn
+
+    paper_cnn.main(["--quick", "--paper", "aldhabyani2019", "--threads", "1", "--out", str(tmp_path)])
+    data = _result(tmp_path, "paper_cnn")
+    assert {r["precision"] for r in data["table"]} == {"fp32", "bf16"} and len(data["step_seconds"]["1"]["bf16"]) == 2
+    assert "speed-up" in capsys.readouterr().out

@@ -124,3 +124,17 @@ def test_early_stopping_ends_a_run_that_stops_improving():
     r = train_cnn(setting, one, one, one, steps=50, seed=0, num_classes=3, patience=2)
     assert r["epochs"] < 50 and r["steps"] == r["epochs"]  # one step per epoch; stopped long before the 50th
     assert train_cnn(setting, one, one, one, steps=5, seed=0, num_classes=3)["epochs"] == 5  # no patience: every step
+
+
+def test_bf16_setting_trains_and_is_told_apart_from_fp32_rows():
+    """The bf16 channels-last path learns a separable toy task, and its rows never count as the fp32 setting's."""
+    from reproductions.evaluate.papers.protocol import train_cnn
+
+    setting = dataclasses.replace(aldhabyani2019.SETTING, resolution=32, batch_size=8, lr=1e-2, bf16=True)
+    images = torch.zeros(16, 1, 32, 32, dtype=torch.uint8)
+    images[8:, :, :16] = 255
+    data = {"images": images, "labels": torch.tensor([0] * 8 + [1] * 8)}
+    r = train_cnn(setting, data, data, data, steps=30, seed=0, num_classes=2)
+    assert r["by_val"]["val_acc"] == 1.0
+    fp32 = dataclasses.replace(setting, bf16=False).describe()
+    assert setting.describe() == {**fp32, "precision": "bf16"} and "precision" not in fp32

@@ -86,6 +86,7 @@ class Setting:
     stated: tuple[str, ...] = ()
     ours: tuple[str, ...] = ()
     seeds: tuple[int, ...] = (0, 1, 2)
+    bf16: bool = False  # channels-last bf16 autocast: 2.2x faster on 2 AMX cores (bench/paper_cnn.py), noted in rows
     extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -93,7 +94,8 @@ class Setting:
         return json.loads(json.dumps({"cnn": asdict(self.cnn), "lr": self.lr, "epochs": self.epochs,
                                       "batch_size": self.batch_size, "resolution": self.resolution,
                                       "paper_selection": self.paper_selection, "patience": self.patience,
-                                      "generator": self.generator, **self.extra}))
+                                      "generator": self.generator, **({"precision": "bf16"} if self.bf16 else {}),
+                                      **self.extra}))
 
 
 def rows_path() -> Path:
@@ -169,10 +171,17 @@ def augmented_copies(images: torch.Tensor, transform: Callable[[torch.Tensor], t
         return torch.stack([transform(im) for im in images]) if len(images) else images
 
 
-def _accuracy(model: nn.Module, split: dict[str, torch.Tensor]) -> tuple[float, np.ndarray]:
+def cnn_inputs(images: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """uint8 images as the CNN takes them: floats in [0, 1], channels-last on the bf16 path."""
+    x = images.float() / 255
+    return x.contiguous(memory_format=torch.channels_last) if bf16 else x
+
+
+def _accuracy(model: nn.Module, split: dict[str, torch.Tensor], bf16: bool) -> tuple[float, np.ndarray]:
     model.eval()
-    with torch.inference_mode():
-        pred = torch.cat([model(split["images"][i : i + 256].float() / 255).argmax(1) for i in range(0, len(split["labels"]), 256)])
+    with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        pred = torch.cat([model(cnn_inputs(split["images"][i : i + 256], bf16)).argmax(1)
+                          for i in range(0, len(split["labels"]), 256)])
     return float((pred == split["labels"]).float().mean()), pred.numpy()
 
 
@@ -183,6 +192,8 @@ def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, to
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = build_cnn(setting.cnn, data["images"].shape[1], setting.resolution, num_classes)
+    if setting.bf16:
+        model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     n, b = len(data["labels"]), setting.batch_size
     per_epoch = max(1, math.ceil(n / b))
@@ -192,13 +203,15 @@ def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, to
         order = torch.randperm(n, generator=gen)
         for i in range(min(per_epoch, steps - done)):
             idx = order[i * b : (i + 1) * b]
-            loss = nn.functional.cross_entropy(model(data["images"][idx].float() / 255), data["labels"][idx])
+            with torch.autocast("cpu", torch.bfloat16, enabled=setting.bf16):
+                loss = nn.functional.cross_entropy(model(cnn_inputs(data["images"][idx], setting.bf16)).float(),
+                                                   data["labels"][idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             done += 1
-        val_acc, _ = _accuracy(model, val)
-        test_acc, pred = _accuracy(model, test)
+        val_acc, _ = _accuracy(model, val, setting.bf16)
+        test_acc, pred = _accuracy(model, test, setting.bf16)
         history.append({"steps": done, "val_acc": val_acc, "test_acc": test_acc, "pred": pred})
         best = max(range(len(history)), key=lambda i: (history[i]["val_acc"], -i))
         if patience is not None and len(history) - 1 - best >= patience:
