@@ -245,6 +245,18 @@ def real_images(model: Any, n: int) -> Any:
         return torch.randint(0, 256, (n, model.channels, model.resolution, model.resolution), dtype=torch.uint8)
 
 
+def _seconds_per_call(fn: Callable[[], Any], sync: Callable[[], None], min_time: float) -> float:
+    """Mean seconds of fn (synchronised), called at least once and until min_time has passed."""
+    calls, t_total = 0, 0.0
+    while calls == 0 or t_total < min_time:
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        t_total += time.perf_counter() - t0
+        calls += 1
+    return t_total / calls
+
+
 def time_cell(fn: Callable[[], Any], limits: Limits, reps: int, sync: Callable[[], None], min_time: float,
               extra: bool = False) -> dict[str, list[float]]:
     """Seconds per call of fn, each repetition followed by one matmul and one convolution (FLOP/s); `extra`: every
@@ -254,26 +266,12 @@ def time_cell(fn: Callable[[], Any], limits: Limits, reps: int, sync: Callable[[
     out: dict[str, list[float]] = {"seconds": [], "matmul_flops": [], "conv_flops": []}
     if extra:
         for _ in range(reps):
-            calls, t_total = 0, 0.0
-            while calls == 0 or t_total < min_time:
-                t0 = time.perf_counter()
-                fn()
-                sync()
-                t_total += time.perf_counter() - t0
-                calls += 1
-            out["seconds"].append(t_total / calls)
+            out["seconds"].append(_seconds_per_call(fn, sync, min_time))
             for k, v in limits.measure().items():
                 out.setdefault(k, []).append(v)
         return out
     for _ in range(reps):
-        calls, t_total = 0, 0.0
-        while calls == 0 or t_total < min_time:
-            t0 = time.perf_counter()
-            fn()
-            sync()
-            t_total += time.perf_counter() - t0
-            calls += 1
-        out["seconds"].append(t_total / calls)
+        out["seconds"].append(_seconds_per_call(fn, sync, min_time))
         out["matmul_flops"].append(limits.matmul())
         out["conv_flops"].append(limits.convolution())
     return out
