@@ -51,6 +51,7 @@ bench: setup
 	$(BIN)/python bench/generation.py --res128 $(BENCH_128_GEN)
 	$(BIN)/python bench/loading.py
 	$(BIN)/python bench/catalog_scale.py --size $(BENCH_CATALOG_SIZE)
+	$(BIN)/python bench/paper_cnn.py
 	$(BIN)/python bench/report.py --out bench/results/REPORT.md
 	@cat bench/results/REPORT.md
 

@@ -42,6 +42,7 @@ def section(name: str, data: dict[str, Any]) -> str:
     title = {"generation": "Generation throughput", "training": "Training loop overhead", "loading": "Start-up latency",
              "catalog_scale": "Catalog at scale", "training_128": "Training at 128 px",
              "generation_128": "Generation at 128 px",
+             "paper_cnn": "A repeated paper's CNN: float32 against bf16 with channels-last",
              "ddpm_diffusers": "DDPM on diffusers: before and after, and the sampling-steps trade-off"}.get(name, name)
     if name.startswith("generation") and name not in ("generation", "generation_128"):
         title = f"Generation throughput ({name})"
