@@ -21,6 +21,10 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The code a training or evaluation row depends on: its results (rows other runs append) do not make the code dirty.
+CODE_PATHS = ("reproductions", "zoo", ":(exclude)reproductions/results")
+
+
 def git_commit(paths: tuple[str, ...] = (), untracked: bool = False) -> str:
     """HEAD, with '+uncommitted-changes' when tracked files differ (untracked: new files count too; only files under
     `paths` when given); $MEDZOO_GIT_COMMIT overrides it where the copy's .git is absent or stale (e.g. on a GPU host);

@@ -91,13 +91,13 @@ def _truncate_log(path: Path, step: int) -> None:
 def environment(device: str, world: int) -> dict[str, Any]:
     """Facts about where a run trains: hardware, torch version and the code's git commit ($MEDZOO_GIT_COMMIT overrides
     it); the CPU and commit facts come from reproductions/common/env.py, as the benchmarks' do."""
-    from reproductions.common.env import cpu_model, git_commit
+    from reproductions.common.env import CODE_PATHS, cpu_model, git_commit
 
     if device.startswith("cuda") and torch.cuda.is_available():
         hw = f"{world} x {torch.cuda.get_device_name(0)}"
     else:
         hw = f"{world} process(es) x {torch.get_num_threads()} CPU thread(s), {cpu_model()}"
-    return {"hardware": hw, "torch": torch.__version__, "git_commit": git_commit(("reproductions", "zoo"), untracked=True)}
+    return {"hardware": hw, "torch": torch.__version__, "git_commit": git_commit(CODE_PATHS, untracked=True)}
 
 
 class ContinueClock:
