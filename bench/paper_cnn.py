@@ -18,20 +18,17 @@ from bench.common import environment, interleaved, log, parser, save, summary, t
 
 
 def step_fn(setting: Any, images: Any, labels: Any) -> Callable[[], None]:
-    """One optimizer step of `setting`'s CNN on a fixed batch, as protocol.train_cnn takes it."""
+    """One optimizer step of `setting`'s CNN on a fixed batch, with the model and loss protocol.train_cnn uses."""
     import torch
 
-    from reproductions.evaluate.papers.protocol import cnn_inputs, build_cnn
+    from reproductions.evaluate.papers.protocol import cnn_loss, setting_cnn
 
     torch.manual_seed(0)
-    model = build_cnn(setting.cnn, images.shape[1], setting.resolution, int(labels.max()) + 1)
-    if setting.bf16:
-        model = model.to(memory_format=torch.channels_last)
+    model = setting_cnn(setting, images.shape[1], int(labels.max()) + 1)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
 
     def step() -> None:
-        with torch.autocast("cpu", torch.bfloat16, enabled=setting.bf16):
-            loss = torch.nn.functional.cross_entropy(model(cnn_inputs(images, setting.bf16)).float(), labels)
+        loss = cnn_loss(model, images, labels, setting.bf16)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -177,6 +177,19 @@ def cnn_inputs(images: torch.Tensor, bf16: bool) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if bf16 else x
 
 
+def setting_cnn(setting: Setting, channels: int, num_classes: int) -> nn.Module:
+    """The setting's CNN, in channels-last memory on the bf16 path."""
+    model = build_cnn(setting.cnn, channels, setting.resolution, num_classes)
+    return model.to(memory_format=torch.channels_last) if setting.bf16 else model
+
+
+def cnn_loss(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, bf16: bool) -> torch.Tensor:
+    """Cross-entropy of a uint8 batch (in float32; the forward pass under bf16 autocast on the bf16 path)."""
+    with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+        logits = model(cnn_inputs(images, bf16))
+    return nn.functional.cross_entropy(logits.float(), labels)
+
+
 def _accuracy(model: nn.Module, split: dict[str, torch.Tensor], bf16: bool) -> tuple[float, np.ndarray]:
     model.eval()
     with torch.inference_mode(), torch.autocast("cpu", torch.bfloat16, enabled=bf16):
@@ -191,9 +204,7 @@ def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, to
     epoch; with `patience`, stop once that many epochs have passed without a better validation accuracy."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
-    model = build_cnn(setting.cnn, data["images"].shape[1], setting.resolution, num_classes)
-    if setting.bf16:
-        model = model.to(memory_format=torch.channels_last)
+    model = setting_cnn(setting, data["images"].shape[1], num_classes)
     opt = torch.optim.Adam(model.parameters(), lr=setting.lr)
     n, b = len(data["labels"]), setting.batch_size
     per_epoch = max(1, math.ceil(n / b))
@@ -203,9 +214,7 @@ def train_cnn(setting: Setting, data: dict[str, torch.Tensor], val: dict[str, to
         order = torch.randperm(n, generator=gen)
         for i in range(min(per_epoch, steps - done)):
             idx = order[i * b : (i + 1) * b]
-            with torch.autocast("cpu", torch.bfloat16, enabled=setting.bf16):
-                loss = nn.functional.cross_entropy(model(cnn_inputs(data["images"][idx], setting.bf16)).float(),
-                                                   data["labels"][idx])
+            loss = cnn_loss(model, data["images"][idx], data["labels"][idx], setting.bf16)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
