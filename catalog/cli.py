@@ -28,6 +28,12 @@ def _cell(v: Any) -> Any:
     return None if v is None or (isinstance(v, float) and v != v) else v
 
 
+def _text(v: Any) -> str:
+    """A table cell's text: empty for missing values, floats to 4 significant digits (CSV and JSON keep full precision)."""
+    v = _cell(v)
+    return "" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
 def emit(df: "pd.DataFrame | Rows", fmt: Format, columns: list[str] | None = None, title: str | None = None) -> None:
     """Print a DataFrame, or query Rows (printed without importing pandas), as a rich table, CSV or JSON."""
     from catalog.query import Rows
@@ -46,7 +52,7 @@ def emit(df: "pd.DataFrame | Rows", fmt: Format, columns: list[str] | None = Non
         sys.stdout.write(json.dumps(recs, indent=2, ensure_ascii=False) + "\n")
         return
     cols = [c for c in (columns or df.columns) if c in df.columns]
-    _rich_table(cols, [["" if _cell(r.get(c)) is None else str(r.get(c)) for c in cols] for r in records], title)
+    _rich_table(cols, [[_text(r.get(c)) for c in cols] for r in records], title)
     print(f"{len(df)} rows", file=sys.stderr)
 
 
@@ -63,8 +69,6 @@ def _rich_table(cols: list[str], rows: list[list[str]], title: str | None) -> No
 
 
 def _emit_frame(df: "pd.DataFrame", fmt: Format, columns: list[str] | None, title: str | None) -> None:
-    import pandas as pd
-
     if fmt == Format.csv:
         sys.stdout.write(df.to_csv(index=False))
         return
@@ -72,7 +76,7 @@ def _emit_frame(df: "pd.DataFrame", fmt: Format, columns: list[str] | None, titl
         sys.stdout.write(json.dumps(json.loads(df.to_json(orient="records")), indent=2, ensure_ascii=False) + "\n")
         return
     cols = [c for c in (columns or list(df.columns)) if c in df.columns]
-    _rich_table(cols, [["" if pd.isna(v) else str(v) for v in row] for row in df[cols].itertuples(index=False)], title)
+    _rich_table(cols, [[_text(v) for v in row] for row in df[cols].itertuples(index=False)], title)
     print(f"{len(df)} rows", file=sys.stderr)
 
 

@@ -66,3 +66,16 @@ def test_catalog_commands_do_not_import_torch(fixture_db):
     code = ("import sys; from medzoo.cli import app; from catalog import papers; papers(db=%r); "
             "assert 'torch' not in sys.modules, 'torch imported'" % fixture_db)
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_table_cells_round_floats_but_csv_keeps_them(capsys):
+    import pandas as pd
+
+    from catalog.cli import Format, emit
+
+    df = pd.DataFrame({"arm": ["gan", "none"], "gain": [-0.046783999999, float("nan")]})
+    emit(df, Format.table)
+    out = capsys.readouterr().out
+    assert "-0.04678" in out and "0.046783999" not in out and "nan" not in out
+    emit(df, Format.csv)
+    assert "-0.046783999999" in capsys.readouterr().out

@@ -12,12 +12,12 @@ import pytest
 MEDZOO = f"{sys.executable} -m medzoo"
 
 
-def in_mount(tmp_path: Path, size: str, readonly: bool, command: str) -> subprocess.CompletedProcess:
-    """Run `command` with a fresh tmpfs of `size` mounted at tmp_path/mnt (read-only if asked)."""
+def in_mount(tmp_path: Path, size: str, readonly: bool, command: str, setup: str = "true") -> subprocess.CompletedProcess:
+    """Run `command` with a fresh tmpfs of `size` mounted at tmp_path/mnt (after `setup`, read-only if asked)."""
     mnt = tmp_path / "mnt"
     mnt.mkdir()
     remount = f" && mount -o remount,ro {mnt}" if readonly else ""
-    script = f"mount -t tmpfs -o size={size} none {mnt}{remount} && {command}; rc=$?; ls -a {mnt}/out 2>/dev/null | grep -c tmp >&2; exit $rc"
+    script = f"mount -t tmpfs -o size={size} none {mnt} && {setup}{remount} && {command}; rc=$?; ls -a {mnt}/out 2>/dev/null | grep -c tmp >&2; exit $rc"
     return subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=300)
 
 
@@ -57,3 +57,18 @@ def test_export_into_a_read_only_folder(tmp_path):
     run = tiny_train("dcgan", tmp_path / "run")
     p = in_mount(tmp_path, "64k", True, f"{MEDZOO} export {run} --out {tmp_path}/mnt/models")
     assert f"{tmp_path}/mnt/models" in one_error_line(p)
+
+
+def test_readme_in_a_read_only_folder_is_kept_whole(tmp_path):
+    """`medzoo utility readme` on a stale README it cannot write: one line naming it, exit 2, the README unchanged."""
+    from reproductions.evaluate import readme
+
+    stale = tmp_path / "README.md"
+    stale.write_text(f"{readme.START}\nan old claim\n{readme.END}\n")
+    check = subprocess.run([sys.executable, "-m", "medzoo", "utility", "readme", "--check", "--readme", str(stale)],
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 1 and "differs from the stored rows" in check.stderr, check.stderr
+    kept = f"{tmp_path}/mnt/README.md"
+    p = in_mount(tmp_path, "64k", True, f"{MEDZOO} utility readme --readme {kept}; rc=$?; cat {kept}; (exit $rc)",
+                 setup=f"cp {stale} {kept}")
+    assert f"'{kept}'" in one_error_line(p) and p.stdout == stale.read_text()

@@ -219,3 +219,36 @@ def test_utility_figure_draws_intervals_only_where_seeds_allow(tmp_path, monkeyp
     assert "10%: 1, 100%: 3" in fig._suptitle.get_text()
     monkeypatch.undo()
     plt.close(fig)
+
+
+def test_readme_block_is_what_the_stored_rows_say():
+    """The README's claims about the fair study are the block `medzoo utility readme` writes from the committed rows."""
+    from reproductions.evaluate import readme
+
+    text = readme.README.read_text(encoding="utf-8")
+    assert readme.rewrite(text, readme.block()) == text, "README.md's utility-study block is stale: run `medzoo utility readme`"
+
+
+def test_readme_block_marks_holm_verdicts_progress_and_refuses_a_readme_without_markers(tmp_path, monkeypatch):
+    from reproductions.evaluate import readme
+
+    rid = utility.STUDY_RECIPE.recipe_id()
+    rows = []
+    for seed in range(5):
+        rows += [_row(seed=seed, recipe_id=rid, fraction=0.1, auc=0.70 + 0.01 * seed),
+                 _row(seed=seed, recipe_id=rid, fraction=0.1, arm="classical", auc=0.70 + 0.01 * seed + (-1) ** seed * 0.01),
+                 _gan(seed=seed, recipe_id=rid, fraction=0.1, auc=0.80 + 0.012 * seed)]
+    cells = tmp_path / "utility.jsonl"
+    cells.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    text = readme.block(cells)
+    assert "2 of 75 groups" in text and "0 of the 45 that include generator arms" in text  # seeds 3-4 need no generator
+    gan = next(ln for ln in text.splitlines() if ln.startswith("| breastmnist | gan:acgan |"))
+    assert "**+0.104 [" in gan and "n=5 ↑**" in gan and gan.count("–") == 4  # the other four fractions: no rows
+    assert "helps in: breastmnist gan:acgan at 10% (+0.104)" in text and "It hurts in: none" in text
+    assert "1 show no detectable difference" in text and text.startswith(readme.START) and text.endswith(readme.END)
+    with pytest.raises(ValueError, match="no block between"):
+        readme.rewrite("# a README without the markers\n", text)
+    page = tmp_path / "README.md"
+    page.write_text(f"intro\n\n{readme.START}\nold claim\n{readme.END}\n\nrest\n")
+    assert readme.write(page, cells) and not readme.write(page, cells)
+    assert page.read_text().startswith("intro\n\n" + text) and page.read_text().endswith("\n\nrest\n")

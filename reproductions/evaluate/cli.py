@@ -108,6 +108,28 @@ def utility_report_cmd(dataset: Optional[str] = typer.Option(None), fmt: Format 
     emit(paired_table(dataset=dataset, b=bootstrap), fmt)
 
 
+@utility_app.command("readme")
+def utility_readme_cmd(check: bool = typer.Option(False, "--check", help="only compare: exit 1 when the README is out of date"),
+                       readme: Optional[Path] = typer.Option(None, help="README to rewrite (default the repository's)")) -> None:
+    """Rewrite the README's block on the fair study from the stored rows (paired gains, Holm verdicts, progress)."""
+    from reproductions.evaluate import readme as block
+
+    path = readme or block.README
+    try:
+        if check:
+            text = path.read_text(encoding="utf-8")
+            if block.rewrite(text, block.block()) != text:
+                print(f"{path}: the utility-study block differs from the stored rows; run `medzoo utility readme`", file=sys.stderr)
+                raise typer.Exit(1)
+            print(f"{path}: the utility-study block matches the stored rows", file=sys.stderr)
+            return
+        changed = block.write(path)
+    except (OSError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        raise typer.Exit(2) from None
+    print(f"{path}: {'rewritten from' if changed else 'already matches'} the stored rows", file=sys.stderr)
+
+
 @utility_app.command("check")
 def utility_check_cmd(path: Optional[Path] = typer.Argument(None, help="cell file (default reproductions/results/utility.jsonl)")) -> None:
     """Check every row against the study's rules (fields, equal subset hashes outside privileged-* arms, one
