@@ -210,13 +210,17 @@ def test_utility_report_and_figures(env):
     assert set(g["arm"]) == {"classical"} and g["pairs"].tolist() == [3, 3] and (g["gain"] == 0.0).all()
 
 
-def test_utility_refuses_a_second_runner(env):
+def test_utility_runners_share_the_work_group_by_group(env):
+    """A group another process holds is skipped, not run twice; the kernel frees a runner's groups when it dies."""
     import fcntl
 
-    with open(utility.lock_path(env / "utility.jsonl"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with pytest.raises(utility.StudyLockedError, match="another utility run"):
-            utility.run(["breastmnist"], seeds=(0,), fractions=(1.0,), recipe=TINY)
+    held = utility.lock_path(env / "utility.jsonl", ("breastmnist", 0.01, 1))
+    held.parent.mkdir(parents=True, exist_ok=True)
+    with open(held, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another runner is inside group (breastmnist, 1%, seed 1)
+        assert utility.run(["breastmnist"], seeds=(0, 1), fractions=(0.01,), recipe=TINY, gen_seeds=()) == 2
+    assert {r["seed"] for r in read_jsonl(env / "utility.jsonl")} == {0}
+    assert utility.run(["breastmnist"], seeds=(0, 1), fractions=(0.01,), recipe=TINY, gen_seeds=()) == 2  # now free
 
 
 def test_shards_split_the_plan_without_overlap(env):

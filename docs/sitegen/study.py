@@ -92,11 +92,11 @@ def _protocol() -> str:
         "images (1000 resamples, the same resample for both arms), the paired t-test's p and Holm's adjustment across "
         "the cells of each dataset's table. `helps`/`hurts`: Holm-adjusted p < 0.05.\n",
         f"Run or resume: `{RESUME}` (stages memorization, fidelity, sanity, utility; `--device cuda` on a GPU; "
-        "`medzoo utility run --shard I/N` splits the study over processes). Budget: the full rerun (3 datasets x 5 "
+        "several `medzoo utility run` processes share the study, each claiming one (dataset, fraction, seed) group at a time; `--shard I/N` splits the plan between machines). Budget: the full rerun (3 datasets x 5 "
         "fractions x 5 seeds, generator arms at 3 seeds: 45 groups with generators) needs about 45 ACGANs, 135 "
         "per-class DCGANs and 15 CycleGANs; at the per-step times measured on this project's shared CPU (ACGAN about "
         "0.4 s, DiffAugment 0.5 s, CycleGAN 1 s per step on one thread) that is about 13 core-hours of generator "
-        "training plus about 4 of classifiers, i.e. 8-9 hours with two shard processes on 2 free cores, and minutes "
+        "training plus about 4 of classifiers, i.e. 8-9 hours with two processes on 2 free cores, and minutes "
         "on one GPU (`--device cuda`).\n",
     ])
 

@@ -31,6 +31,7 @@ the full split at every fraction, unequal steps, full validation split) are kept
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import fcntl
 import hashlib
@@ -41,7 +42,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import pandas as pd
@@ -74,14 +75,24 @@ NO_GENERATOR = ("none", "classical")
 PRIVILEGED = "privileged-"
 
 
-class StudyLockedError(FileExistsError):
-    """Another process is running the study on the same cell file."""
-
-
-def lock_path(cells: Path, shard: tuple[int, int] = (0, 1)) -> Path:
-    """The lock file of a cell file's runner (one per shard), under runs/eval-utility/ (kept out of the committed results)."""
-    digest = hashlib.sha256(f"{cells.resolve()}|{shard[0]}/{shard[1]}".encode()).hexdigest()[:16]
+def lock_path(cells: Path, group: tuple[str, float, int]) -> Path:
+    """The lock file of one group of a cell file, under runs/eval-utility/ (kept out of the committed results)."""
+    digest = hashlib.sha256(f"{cells.resolve()}|{group[0]}|{group[1]}|{group[2]}".encode()).hexdigest()[:16]
     return REPO_ROOT / "runs" / "eval-utility" / f"{digest}.lock"
+
+
+@contextlib.contextmanager
+def claimed(lock: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on `lock` while the block runs, yielding True; False at once when another process holds it
+    (the kernel drops a dead process's lock, so a killed runner never blocks the next)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock, "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
 
 
 def cells_path() -> Path:
@@ -360,7 +371,8 @@ def run(datasets: Sequence[str], seeds: Sequence[int] = SEEDS, fractions: Sequen
         path: Optional[Path] = None, data_dir: str | os.PathLike | None = None, device: str = "cpu",
         shard: tuple[int, int] = (0, 1), gen_seeds: Sequence[int] = GEN_SEEDS, privileged: bool = True,
         root: Optional[Path] = None, max_groups: int = 0) -> int:
-    """Run every unfinished cell (of shard i of n: one process per shard and cell file), group by group; return how many ran."""
+    """Run every unfinished cell of shard i of n, group by group; return how many ran. Any number of processes may run
+    the same shard: each group is claimed with a lock, and a process skips the groups another one holds."""
     if not (shard[1] >= 1 and 0 <= shard[0] < shard[1]):
         raise ValueError(f"shard must be i/n with 0 <= i < n, got {shard[0]}/{shard[1]}")
     path = path or cells_path()
@@ -369,13 +381,7 @@ def run(datasets: Sequence[str], seeds: Sequence[int] = SEEDS, fractions: Sequen
     except DataError as e:
         raise EvaluationError(f"utility study: {e}") from None
     path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path(path, shard).parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path(path, shard), "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StudyLockedError(f"another utility run is writing {path}; wait for it or stop it first") from None
-        return _run_groups(datasets, seeds, fractions, recipe, path, data, device, shard, gen_seeds, privileged, root, max_groups)
+    return _run_groups(datasets, seeds, fractions, recipe, path, data, device, shard, gen_seeds, privileged, root, max_groups)
 
 
 def _run_groups(datasets: Sequence[str], seeds: Sequence[int], fractions: Sequence[float], recipe: Recipe, path: Path,
@@ -401,14 +407,17 @@ def _run_groups(datasets: Sequence[str], seeds: Sequence[int], fractions: Sequen
               file=sys.stderr, flush=True)
 
     for key, group in groups.items():
-        stored = {(r["dataset"], r["fraction"], r["arm"], r["seed"], r["recipe_id"]): r for r in read_jsonl(path)}
-        mine = {c.key(rid): stored[c.key(rid)] for c in group if c.key(rid) in stored}
-        if len(mine) == len(group):
-            continue
-        if mine and {(r["commit"], r["hardware"]) for r in mine.values()} != {(env["git_commit"], env["hardware"])}:
-            _supersede(path, set(mine))  # all arms of a group run on the same hardware and commit
-            mine = {}
-        ran += len(run_group(group, data[key[0]], recipe, env, mine, device, root, store))
+        with claimed(lock_path(path, key)) as mine_now:
+            if not mine_now:  # another process runs this group
+                continue
+            stored = {(r["dataset"], r["fraction"], r["arm"], r["seed"], r["recipe_id"]): r for r in read_jsonl(path)}
+            mine = {c.key(rid): stored[c.key(rid)] for c in group if c.key(rid) in stored}
+            if len(mine) == len(group):
+                continue
+            if mine and {(r["commit"], r["hardware"]) for r in mine.values()} != {(env["git_commit"], env["hardware"])}:
+                _supersede(path, set(mine))  # all arms of a group run on the same hardware and commit
+                mine = {}
+            ran += len(run_group(group, data[key[0]], recipe, env, mine, device, root, store))
         groups_run += 1
         if max_groups and groups_run >= max_groups:
             break
