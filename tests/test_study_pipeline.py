@@ -141,6 +141,10 @@ def test_fair_utility_study_end_to_end(env, monkeypatch):
     g = report.paired_table(b=20)
     assert set(g["arm"]) >= {"classical", "gan:acgan"} and set(g["table"]) == {"fair", "privileged"}
     assert report.gate_table()["arm"].tolist() == ["gan:acgan", "perclass:diffaugment", f"privileged-gan:{ACGAN}"]
+    from reproductions.evaluate import plots
+
+    assert plots.study_samples_figure("breastmnist", env / "samples.png", root=root).stat().st_size > 2000
+    assert plots.study_samples_figure("breastmnist", env / "none.png", root=env / "elsewhere") is None  # generators absent
     monkeypatch.setattr(sys, "argv", ["medzoo", "utility", "check"])
     with pytest.raises(SystemExit) as e:
         main()

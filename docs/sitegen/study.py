@@ -235,7 +235,7 @@ def _memorization() -> str:
     return "\n".join(parts)
 
 
-def _gate() -> str:
+def _gate(files: dict[str, bytes]) -> str:
     g = report.gate_table()
     parts = ["## Quality gate\n"]
     if g.empty:
@@ -246,6 +246,10 @@ def _gate() -> str:
     parts.append(f"{len(g) - len(failed)} of {len(g)} generators passed; failing generators: "
                  + (", ".join(f"`{m}`" for m in failed["generator_id"]) if len(failed) else "none") + ".\n")
     parts.append(table(["Dataset", "Fraction", "Seed", "Arm", "Generator", "CAS AUC (validation subset)", "Gate"], body))
+    parts.append("What the gate judged: per dataset, the real subset of one group (the largest fraction below 100% at seed "
+                 "0) beside samples of the very generators its arms used (checked against the sha256 in their rows).\n")
+    parts += [_figure(files, f"study_samples_{d}.png", f"{d}: real subset and its generators' samples")
+              for d in DATASETS if (RESULTS_DIR / f"study_samples_{d}.png").is_file()]
     return "\n".join(parts)
 
 
@@ -304,7 +308,7 @@ def utility_page() -> tuple[str, dict[str, bytes]]:
                       table(["Dataset", "AUC here", "published", "ACC here", "published"],
                             [(r.dataset, f"{r.auc:.3f}", utility.PUBLISHED[r.dataset][0], f"{r.acc:.3f}", utility.PUBLISHED[r.dataset][1])
                              for r in ref.itertuples() if r.dataset in utility.PUBLISHED])]
-    parts += [_gate(), _fidelity(files), _sanity(files), _cross_space(), _memorization(), _v1(files)]
+    parts += [_gate(files), _fidelity(files), _sanity(files), _cross_space(), _memorization(), _v1(files)]
     named = [("utility.jsonl", read_jsonl(utility.cells_path())), ("fidelity.jsonl", read_jsonl(equal_n.rows_path())),
              ("sanity.jsonl", read_jsonl(sanity.rows_path())), ("memorization.jsonl", read_jsonl(memorization.rows_path())),
              ("utility_v1_flawed.jsonl", read_jsonl(utility.V1_FLAWED))]

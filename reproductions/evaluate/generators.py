@@ -95,6 +95,20 @@ def _model_id(family: str, dataset: str, resolution: int, tag: str) -> str:
     return check_model_id(f"{family}.{dataset}_{resolution}_{tag}".lower())
 
 
+def folder(family: str, dataset: str, subset_sha: str, seed: int, steps: int, tag: str = "", root: Optional[Path] = None) -> Path:
+    """Where a subset generator's run and model live: <root>/<dataset>/<family>[-<tag>]-<sha[:16]>-s<seed>-<steps>."""
+    name = f"{family}{('-' + tag) if tag else ''}-{subset_sha[:16]}-s{seed}-{steps}"
+    return (root or work_dir() / "generators") / dataset / name
+
+
+def cached(base: Path) -> Optional[Generator]:
+    """The finished generator in `base` (a `folder`), or None when it has not finished training there."""
+    model_dir, facts_path = base / "model", base / "facts.json"
+    if not (facts_path.is_file() and (model_dir / "model.safetensors").is_file()):
+        return None
+    return Generator(folder=model_dir, **{k: v for k, v in json.loads(facts_path.read_text()).items() if k != "folder"})
+
+
 def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: torch.Tensor, indices: torch.Tensor,
                      seed: int, tag: str = "", steps: Optional[int] = None, device: str = "cpu",
                      overrides: Optional[dict[str, Any]] = None, root: Optional[Path] = None, export_index: int = 0,
@@ -108,11 +122,11 @@ def subset_generator(family: str, dataset: str, images: torch.Tensor, labels: to
     info = dataset_info(dataset, resolution)
     steps = int(steps or budget(family, info.resolution))
     sha = subset_sha256(indices)
-    name = f"{family}{('-' + tag) if tag else ''}-{sha[:16]}-s{seed}-{steps}"
-    base = (root or work_dir() / "generators") / dataset / name
+    base = folder(family, dataset, sha, seed, steps, tag, root)
     model_dir, facts_path = base / "model", base / "facts.json"
-    if facts_path.is_file() and (model_dir / "model.safetensors").is_file():
-        return Generator(folder=model_dir, **{k: v for k, v in json.loads(facts_path.read_text()).items() if k != "folder"})
+    done = cached(base)
+    if done is not None:
+        return done
 
     cfg = run_config(family, dataset, seed, None, 1, 0, overrides, info.resolution)
     cfg.update({"steps": steps, "subset_sha256": sha, "tag": tag})

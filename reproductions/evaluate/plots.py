@@ -5,6 +5,8 @@
 - utility_v1_<dataset>.png: the earlier, flawed protocol's curves (kept for the record, labelled so);
 - fidelity_equal_n.png: FID of every model and floor at equal n with bootstrap 95% intervals;
 - feature_sanity.png: FID/KID under blur, noise and mode dropping (reproductions.evaluate.sanity);
+- study_samples_<dataset>.png: the real subset of one study group beside samples of the generators its arms used
+  (those in the study's work dir), with each gate's verdict;
 - fid_vs_training_images.png: each model's FID against the real images it was trained on;
 - utility_highres.png and utility_chestxray.png: BUSI lesion segmentation and chest X-ray classification at 128 px
   (reproductions.evaluate.utility_highres, .utility_chestxray), test Dice / AUC per arm at each fraction and the
@@ -161,6 +163,74 @@ def fidelity_figure(table: pd.DataFrame, out: Path) -> Path:
     return out
 
 
+def _grid(images: "torch.Tensor", n: int, cols: int = 4) -> np.ndarray:
+    """n uint8 images as one grid, (H, W) grey or (H, W, 3) colour (white tiles where fewer than n are given)."""
+    import torch
+    from torchvision.utils import make_grid
+
+    tiles = torch.ones((n, *images.shape[1:]))
+    tiles[: len(images)] = images[:n].float() / 255
+    grid = make_grid(tiles, nrow=cols, padding=1, pad_value=1.0)
+    return grid[0].numpy() if images.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
+
+
+def study_samples_figure(dataset: str, out: Path, n: int = 8, root: Optional[Path] = None) -> Optional[Path]:
+    """Real subset images beside the samples of the generators its arms used, per class, for the largest fraction
+    below 100% at seed 0 whose generator arms have run and whose generators are in the study's work dir (None when
+    none is). Each generator is checked against the sha256 its row records, so the picture shows what the arm used."""
+    import torch
+
+    from reproductions.common.data import dataset_info, load_split
+    from reproductions.evaluate import generators, utility
+    from reproductions.evaluate.subsets import subset_sha256
+    from zoo.registry import sha256_file
+
+    rows = utility.load(dataset=dataset)
+    if rows.empty:
+        return None
+    rows = rows[(rows["seed"] == 0) & (rows["fraction"] < 1)]
+    x, y = load_split(dataset, "train")
+    names = dataset_info(dataset).class_names
+    for fraction in sorted(rows["fraction"].unique(), reverse=True):
+        g = rows[rows["fraction"] == fraction].set_index("arm")
+        if not {"gan:acgan", "perclass:diffaugment"} <= set(g.index):
+            continue
+        idx = utility.subset(y, fraction, 0)
+        classes = sorted(y[idx].unique().tolist())
+        acgan = generators.cached(generators.folder("acgan", dataset, subset_sha256(idx), 0, generators.budget("acgan", 28),
+                                                     root=root))
+        per = {c: generators.cached(generators.folder("diffaugment", dataset, subset_sha256(idx[y[idx] == c]), 0,
+                                                      generators.budget("diffaugment", 28), f"class{c}", root)) for c in classes}
+        used = {g.loc["gan:acgan", "generator_sha256"]} | {f["generator_sha256"] for f in g.loc["perclass:diffaugment", "generators"] or []}
+        gens = [acgan, *per.values()]
+        if any(m is None or sha256_file(m.folder / "model.safetensors") not in used for m in gens):
+            continue
+        ac, pc = acgan.load(), {c: m.load() for c, m in per.items()}
+        sources = [("real subset", lambda c: x[idx[y[idx] == c][:n]]),
+                   ("ACGAN", lambda c: ac.generate(n, labels=torch.full((n,), c, dtype=torch.long), seed=1)),
+                   ("per-class DCGAN", lambda c: pc[c].generate(n, seed=1))]
+        fig, axes = plt.subplots(len(sources), len(classes), figsize=(max(2.4 * len(classes), 7), 1.6 * len(sources) + 1),
+                                 squeeze=False)
+        for i, (label, draw) in enumerate(sources):
+            for j, c in enumerate(classes):
+                ax = axes[i, j]
+                ax.imshow(_grid(draw(c), n), cmap="gray", vmin=0, vmax=1)
+                ax.set_xticks([])
+                ax.set_yticks([])
+                if i == 0:
+                    ax.set_title(f"{names[c]} ({int((y[idx] == c).sum())} real)", fontsize=8)
+                if j == 0:
+                    ax.set_ylabel(label, fontsize=8)
+
+        def verdict(arm: str) -> str:
+            gate = g.loc[arm, "gate"]
+            return f"CAS AUC {gate['cas_auc']:.2f}, {'passed' if gate['passed'] else 'FAILED'}"
+        fig.suptitle(f"{dataset}, {fraction:.0%} of train, seed 0 (quality gate: CAS AUC > {0.5 + utility.GATE_MARGIN:g})\n"
+                     f"ACGAN: {verdict('gan:acgan')}; per-class DCGANs: {verdict('perclass:diffaugment')}", fontsize=8)
+        return _save(fig, out)
+    return None
+
+
 def main(out_dir: Path = RESULTS_DIR, recipe: Optional[Recipe] = None) -> list[Path]:
     """Write every figure the stored results allow; return their paths."""
     from reproductions.evaluate import report, sanity
@@ -198,6 +268,10 @@ def main(out_dir: Path = RESULTS_DIR, recipe: Optional[Recipe] = None) -> list[P
         written.append(utility_highres_figure(cls, out_dir / "utility_chestxray.png", "auc",
                                               "Chest X-ray classification at 128 px, timm ResNet-18",
                                               "real training images used (% of the chest X-ray train split)"))
+    for dataset in sorted(gains["dataset"].unique()):
+        fig = study_samples_figure(dataset, out_dir / f"study_samples_{dataset}.png")
+        if fig is not None:
+            written.append(fig)
     return written
 
 
