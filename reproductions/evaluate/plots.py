@@ -174,13 +174,10 @@ def _grid(images: "torch.Tensor", n: int, cols: int = 4) -> np.ndarray:
     return grid[0].numpy() if images.shape[1] == 1 else grid.permute(1, 2, 0).numpy()
 
 
-def study_samples_figure(dataset: str, out: Path, n: int = 8, root: Optional[Path] = None) -> Optional[Path]:
-    """Real subset images beside the samples of the generators its arms used, per class, for the largest fraction
-    below 100% at seed 0 whose generator arms have run and whose generators are in the study's work dir (None when
-    none is). Each generator is checked against the sha256 its row records, so the picture shows what the arm used."""
-    import torch
-
-    from reproductions.common.data import dataset_info, load_split
+def _study_group(dataset: str, y: "torch.Tensor", root: Optional[Path] = None) -> Optional[dict]:
+    """The largest fraction below 100% at seed 0 whose ACGAN and per-class arms have run and whose generators are in the
+    study's work dir with the sha256 their rows record: its rows (by arm), subset indices and generators. `y`: the
+    train split's labels, from which the subsets are drawn."""
     from reproductions.evaluate import generators, utility
     from reproductions.evaluate.subsets import subset_sha256
     from zoo.registry import sha256_file
@@ -189,8 +186,6 @@ def study_samples_figure(dataset: str, out: Path, n: int = 8, root: Optional[Pat
     if rows.empty:
         return None
     rows = rows[(rows["seed"] == 0) & (rows["fraction"] < 1)]
-    x, y = load_split(dataset, "train")
-    names = dataset_info(dataset).class_names
     for fraction in sorted(rows["fraction"].unique(), reverse=True):
         g = rows[rows["fraction"] == fraction].set_index("arm")
         if not {"gan:acgan", "perclass:diffaugment"} <= set(g.index):
@@ -202,33 +197,48 @@ def study_samples_figure(dataset: str, out: Path, n: int = 8, root: Optional[Pat
         per = {c: generators.cached(generators.folder("diffaugment", dataset, subset_sha256(idx[y[idx] == c]), 0,
                                                       generators.budget("diffaugment", 28), f"class{c}", root)) for c in classes}
         used = {g.loc["gan:acgan", "generator_sha256"]} | {f["generator_sha256"] for f in g.loc["perclass:diffaugment", "generators"] or []}
-        gens = [acgan, *per.values()]
-        if any(m is None or sha256_file(m.folder / "model.safetensors") not in used for m in gens):
-            continue
-        ac, pc = acgan.load(), {c: m.load() for c, m in per.items()}
-        sources = [("real subset", lambda c: x[idx[y[idx] == c][:n]]),
-                   ("ACGAN", lambda c: ac.generate(n, labels=torch.full((n,), c, dtype=torch.long), seed=1)),
-                   ("per-class DCGAN", lambda c: pc[c].generate(n, seed=1))]
-        fig, axes = plt.subplots(len(sources), len(classes), figsize=(max(2.4 * len(classes), 7), 1.6 * len(sources) + 1),
-                                 squeeze=False)
-        for i, (label, draw) in enumerate(sources):
-            for j, c in enumerate(classes):
-                ax = axes[i, j]
-                ax.imshow(_grid(draw(c), n), cmap="gray", vmin=0, vmax=1)
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if i == 0:
-                    ax.set_title(f"{names[c]} ({int((y[idx] == c).sum())} real)", fontsize=8)
-                if j == 0:
-                    ax.set_ylabel(label, fontsize=8)
-
-        def verdict(arm: str) -> str:
-            gate = g.loc[arm, "gate"]
-            return f"CAS AUC {gate['cas_auc']:.2f}, {'passed' if gate['passed'] else 'FAILED'}"
-        fig.suptitle(f"{dataset}, {fraction:.0%} of train, seed 0 (quality gate: CAS AUC > {0.5 + utility.GATE_MARGIN:g})\n"
-                     f"ACGAN: {verdict('gan:acgan')}; per-class DCGANs: {verdict('perclass:diffaugment')}", fontsize=8)
-        return _save(fig, out)
+        if all(m is not None and sha256_file(m.folder / "model.safetensors") in used for m in (acgan, *per.values())):
+            return {"fraction": fraction, "rows": g, "indices": idx, "classes": classes, "acgan": acgan, "per_class": per}
     return None
+
+
+def study_samples_figure(dataset: str, out: Path, n: int = 8, root: Optional[Path] = None) -> Optional[Path]:
+    """Real subset images beside samples of the generators its arms used, per class, with each gate's verdict, for
+    the group `_study_group` finds (None when there is none)."""
+    import torch
+
+    from reproductions.common.data import dataset_info, load_split
+    from reproductions.evaluate.utility import GATE_MARGIN
+
+    x, y = load_split(dataset, "train")
+    found = _study_group(dataset, y, root)
+    if found is None:
+        return None
+    idx, classes, g = found["indices"], found["classes"], found["rows"]
+    names = dataset_info(dataset).class_names
+    ac, pc = found["acgan"].load(), {c: m.load() for c, m in found["per_class"].items()}
+    sources = [("real subset", lambda c: x[idx[y[idx] == c][:n]]),
+               ("ACGAN", lambda c: ac.generate(n, labels=torch.full((n,), c, dtype=torch.long), seed=1)),
+               ("per-class DCGAN", lambda c: pc[c].generate(n, seed=1))]
+    fig, axes = plt.subplots(len(sources), len(classes), figsize=(max(2.4 * len(classes), 7), 1.6 * len(sources) + 1),
+                             squeeze=False)
+    for i, (label, draw) in enumerate(sources):
+        for j, c in enumerate(classes):
+            ax = axes[i, j]
+            ax.imshow(_grid(draw(c), n), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if i == 0:
+                ax.set_title(f"{names[c]} ({int((y[idx] == c).sum())} real)", fontsize=8)
+            if j == 0:
+                ax.set_ylabel(label, fontsize=8)
+
+    def verdict(arm: str) -> str:
+        gate = g.loc[arm, "gate"]
+        return f"CAS AUC {gate['cas_auc']:.2f}, {'passed' if gate['passed'] else 'FAILED'}"
+    fig.suptitle(f"{dataset}, {found['fraction']:.0%} of train, seed 0 (quality gate: CAS AUC > {0.5 + GATE_MARGIN:g})\n"
+                 f"ACGAN: {verdict('gan:acgan')}; per-class DCGANs: {verdict('perclass:diffaugment')}", fontsize=8)
+    return _save(fig, out)
 
 
 def main(out_dir: Path = RESULTS_DIR, recipe: Optional[Recipe] = None) -> list[Path]:
