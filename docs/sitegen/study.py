@@ -245,6 +245,14 @@ def _gate(files: dict[str, bytes]) -> str:
             for r in g.itertuples()]
     parts.append(f"{len(g) - len(failed)} of {len(g)} generators passed; failing generators: "
                  + (", ".join(f"`{m}`" for m in failed["generator_id"]) if len(failed) else "none") + ".\n")
+    rate = g.assign(arm=g["arm"].where(~g["arm"].str.startswith(utility.PRIVILEGED), "privileged-gan (zoo ACGAN)"))
+    rate = rate.groupby(["dataset", "arm", "fraction"])["passed"].agg(["sum", "count"]).reset_index()
+    fractions = sorted(rate["fraction"].unique())
+    summary = [(d, esc(a), *(next((f"{int(r['sum'])}/{int(r['count'])}" for _, r in h[h["fraction"] == f].iterrows()), "–")
+                             for f in fractions)) for (d, a), h in rate.groupby(["dataset", "arm"], sort=True)]
+    parts.append("Generators that passed, of those trained (one per seed), per fraction:\n")
+    parts.append(table(["Dataset", "Arm", *(f"{f:.0%}" for f in fractions)], summary))
+    parts.append("Every generator:\n")
     parts.append(table(["Dataset", "Fraction", "Seed", "Arm", "Generator", "CAS AUC (validation subset)", "Gate"], body))
     parts.append("What the gate judged: per dataset, the real subset of one group (the largest fraction below 100% at seed "
                  "0) beside samples of the very generators its arms used (checked against the sha256 in their rows).\n")
