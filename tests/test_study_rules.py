@@ -252,3 +252,11 @@ def test_readme_block_marks_holm_verdicts_progress_and_refuses_a_readme_without_
     page.write_text(f"intro\n\n{readme.START}\nold claim\n{readme.END}\n\nrest\n")
     assert readme.write(page, cells) and not readme.write(page, cells)
     assert page.read_text().startswith("intro\n\n" + text) and page.read_text().endswith("\n\nrest\n")
+
+
+def test_two_seed_pairs_are_not_tested_even_when_their_gains_coincide():
+    rows = [{"dataset": "d", "fraction": 0.01, "arm": a, "seed": s, "auc": v, "fallback": None} for s, a, v in
+            [(0, "none", 0.549359), (0, "classical", 0.593489), (1, "none", 0.611057), (1, "classical", 0.655224)]]
+    g = stats.gains(pd.DataFrame(rows)).iloc[0]
+    assert g["pairs"] == 2 and g["gain"] == pytest.approx(0.04415, abs=1e-4) and g["gain_ci95"] < 0.001
+    assert g["verdict"] == "too few seeds" and np.isnan(g["p"]) and np.isnan(g["p_holm"])  # no p from one degree of freedom

@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from bench.report import RESULTS as BENCH_RESULTS, render
-from reproductions.evaluate import (equal_n, generators, memorization, report, sanity, utility, utility_chestxray,
+from reproductions.evaluate import (equal_n, generators, memorization, report, sanity, stats, utility, utility_chestxray,
                                     utility_highres)
 from reproductions.evaluate.results import RESULTS_DIR, read_jsonl
 from sitegen.md import esc, table
@@ -90,7 +90,8 @@ def _protocol() -> str:
         "- **Paired statistics**: the gain of an arm is its test AUC minus that of `none` on the same subset and seed; "
         "the page shows its paired 95% interval over seeds (Student t), a 95% interval from a bootstrap over test "
         "images (1000 resamples, the same resample for both arms), the paired t-test's p and Holm's adjustment across "
-        "the cells of each dataset's table. `helps`/`hurts`: Holm-adjusted p < 0.05.\n",
+        "the cells of each dataset's table. `helps`/`hurts`: Holm-adjusted p < 0.05. A cell with fewer than "
+        f"{stats.MIN_PAIRS} seed pairs is not tested (one degree of freedom turns two nearly equal gains into a tiny p).\n",
         f"Run or resume: `{RESUME}` (stages memorization, fidelity, sanity, utility; `--device cuda` on a GPU; "
         "several `medzoo utility run` processes share the study, each claiming one (dataset, fraction, seed) group at a time; `--shard I/N` splits the plan between machines). Budget: the full rerun (3 datasets x 5 "
         "fractions x 5 seeds, generator arms at 3 seeds: 45 groups with generators) needs about 45 ACGANs, 135 "

@@ -14,13 +14,13 @@ from typing import Optional
 import pandas as pd
 
 from reproductions.common.data import REPO_ROOT
+from reproductions.evaluate.stats import MIN_PAIRS
 
 README = REPO_ROOT / "README.md"
 START = "<!-- utility-study:start: written by `medzoo utility readme` from reproductions/results/utility.jsonl; do not edit -->"
 END = "<!-- utility-study:end -->"
 DATASETS = ("breastmnist", "retinamnist", "pneumoniamnist")
 ARM_ORDER = ("classical", "gan:acgan", "classical+gan:acgan", "perclass:diffaugment", "cyclegan:normal2pneumonia")
-PRELIMINARY_PAIRS = 3  # below this many seed pairs a cell is called preliminary
 
 
 def progress(rows: pd.DataFrame) -> dict[str, int]:
@@ -81,7 +81,7 @@ def block(path: Optional[Path] = None) -> str:
              f"groups (dataset, fraction, classifier seed) complete, {p['generator_complete']} of the "
              f"{p['generator_groups']} that include generator arms. Gain in test AUC over no augmentation, paired by "
              "seed: mean [95% t interval over seeds], n = seed pairs; bold with an arrow where Holm's correction "
-             "(within each dataset) leaves p < 0.05; 'gated out': seeds whose generator failed the quality gate, so the "
+             f"(within each dataset, over the cells with at least {MIN_PAIRS} pairs) leaves p < 0.05; 'gated out': seeds whose generator failed the quality gate, so the "
              "arm trained without it. Bootstrap intervals over test images: `medzoo utility report`.", ""]
     g = paired_table(path=path, b=0)
     fair = g[g["table"] == "fair"] if not g.empty else g
@@ -92,11 +92,10 @@ def block(path: Optional[Path] = None) -> str:
         lines += ["| " + " | ".join(m.columns) + " |", "|" + "---|" * len(m.columns)]
         lines += ["| " + " | ".join(str(v) for v in r) + " |" for r in m.itertuples(index=False)]
         counts = fair["verdict"].value_counts()
-        few = int(((fair["pairs"] >= 2) & (fair["pairs"] < PRELIMINARY_PAIRS)).sum())
         lines += ["", f"After Holm's correction, augmentation helps in: {_verdicts(fair, 'helps')}. It hurts in: "
                   f"{_verdicts(fair, 'hurts')}. Of the {len(fair)} cells, {counts.get('no detectable difference', 0)} show "
-                  f"no detectable difference and {counts.get('too few seeds', 0)} have a single seed pair, too few to test"
-                  + (f"; {few} rest on fewer than {PRELIMINARY_PAIRS} seed pairs and are preliminary." if few else "."), ""]
+                  f"no detectable difference and {counts.get('too few seeds', 0)} have fewer than {MIN_PAIRS} seed pairs, "
+                  "too few to test (they are not in Holm's family).", ""]
     return "\n".join([*lines, END])
 
 
