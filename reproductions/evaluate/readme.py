@@ -20,7 +20,6 @@ README = REPO_ROOT / "README.md"
 START = "<!-- utility-study:start: written by `medzoo utility readme` from reproductions/results/utility.jsonl; do not edit -->"
 END = "<!-- utility-study:end -->"
 DATASETS = ("breastmnist", "retinamnist", "pneumoniamnist")
-ARM_ORDER = ("classical", "gan:acgan", "classical+gan:acgan", "perclass:diffaugment", "cyclegan:normal2pneumonia")
 
 
 def progress(rows: pd.DataFrame) -> dict[str, int]:
@@ -50,12 +49,12 @@ def _cell(r: pd.Series) -> str:
 
 def gain_matrix(gains: pd.DataFrame) -> pd.DataFrame:
     """Fair arms' paired AUC gains (from stats.gains) as one row per (dataset, arm), one text column per fraction."""
-    from reproductions.evaluate.utility import FRACTIONS
+    from reproductions.evaluate.utility import FRACTIONS, arms
 
     fair = gains[gains["table"] == "fair"]
     out = []
     for d in DATASETS:
-        for arm in ARM_ORDER:
+        for arm in arms(d, privileged=False)[1:]:  # the study's arms in run order, `none` (the baseline) left out
             g = fair[(fair["dataset"] == d) & (fair["arm"] == arm)]
             if g.empty:
                 continue
