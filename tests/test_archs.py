@@ -107,3 +107,28 @@ def test_ddpm_precision_is_a_sampling_setting():
     model.precision = "float16"
     with pytest.raises(ValueError, match="precision must be one of"):
         model.generate(1, seed=0)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_ddpm_auto_precision_is_bf16_only_where_the_device_runs_it_natively(native, monkeypatch):
+    """"auto" samples exactly as "bfloat16" on hardware with native bf16 and exactly as "float32" elsewhere (emulated
+    bf16 on an AVX2-only CPU is many times slower)."""
+    import zoo.archs.ddpm as ddpm
+    from zoo.archs import get_arch as arch
+
+    monkeypatch.setattr(ddpm, "native_bf16", lambda device: native)
+    model = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=3)).eval()
+    model.precision = "bfloat16" if native else "float32"
+    expected = model.generate(2, seed=0)
+    model.precision = "auto"
+    assert torch.equal(model.generate(2, seed=0), expected)
+
+
+def test_ddpm_warns_when_bf16_would_be_emulated(monkeypatch):
+    import zoo.archs.ddpm as ddpm
+    from zoo.archs import get_arch as arch
+
+    monkeypatch.setattr(ddpm, "native_bf16", lambda device: False)
+    model = arch("ddpm").from_config(config("ddpm", widths=[8, 16, 16], sample_steps=2, precision="bfloat16")).eval()
+    with pytest.warns(UserWarning, match="precision = 'auto'"):
+        model.generate(1, seed=0)

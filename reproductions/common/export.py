@@ -145,7 +145,7 @@ def _sampler_lines(kind: str) -> list[str]:
         return []
     return ["# sampler (\"ddim\" or \"dpm-solver\") and steps trade speed for quality (measured: docs, Benchmarks)",
             "model.sampler, model.sample_steps = \"dpm-solver\", 20",
-            "# precision: \"bfloat16\" (fast on CPUs with AMX and on GPUs) or \"float32\"",
+            "# precision: \"auto\" (bf16 where the hardware runs it natively, else float32), \"bfloat16\" or \"float32\"",
             "model.precision = \"float32\""]
 
 

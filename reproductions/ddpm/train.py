@@ -39,8 +39,8 @@ class Trainer(BaseTrainer):
 
     def __init__(self, cfg: dict, info: DatasetInfo, device: torch.device) -> None:
         super().__init__(cfg, info, device)
-        kwargs = {**{k: cfg[k] for k in self.arch_keys}, "precision": "bfloat16" if cfg.get("bf16") else "float32"}
-        self.model = self.build_generator(self.arch, kwargs, self.num_classes())  # samples in the precision it trained in
+        kwargs = {**{k: cfg[k] for k in self.arch_keys}, "precision": "auto" if cfg.get("bf16") else "float32"}
+        self.model = self.build_generator(self.arch, kwargs, self.num_classes())  # bf16-trained: bf16 sampling where native
         self.ema = copy.deepcopy(self.model).eval()
         requires_grad(self.ema, False)
         self.scheduler = self.model.train_scheduler()

@@ -3,6 +3,7 @@ sampled deterministically with its `DDIMScheduler` (Song et al. 2021) or `DPMSol
 model is also a `diffusers.DDPMPipeline` (`model.pipeline()`)."""
 from __future__ import annotations
 
+import warnings
 from typing import Sequence
 
 import torch
@@ -11,16 +12,28 @@ from zoo.archs import register_arch
 from zoo.base import GenerativeModel, check_resolution
 
 SAMPLERS = ("ddim", "dpm-solver")
-PRECISIONS = ("float32", "bfloat16")
+PRECISIONS = ("float32", "bfloat16", "auto")
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` runs bf16 natively (a CUDA GPU with bf16, a CPU with AVX-512/AMX through oneDNN); elsewhere (an
+    AVX2-only CPU) bf16 autocast is emulated and several times slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return device.type == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 @register_arch("ddpm")
 class DDPMModel(GenerativeModel):
     """Unconditional DDPM. arch_kwargs: widths ([32, 64, 64]), attention_levels ([2]: self-attention in the lowest
     level), layers_per_block (1), timesteps (1000), beta_schedule ("linear": 1e-4 to 0.02, the paper's), sample_steps
-    (50), sampler ("ddim"), precision ("float32", or "bfloat16": the U-Net runs under bf16 autocast, as it was trained;
-2.9x faster on a CPU with AMX, bench/ddpm_diffusers.py). `sample_steps`, `sampler` and `precision` can be changed
-on a loaded model (speed against quality)."""
+    (50), sampler ("ddim"), precision ("float32"; "bfloat16": the U-Net runs under bf16 autocast, as it was trained,
+2.9x faster on a CPU with AMX (bench/ddpm_diffusers.py) but many times slower on an AVX2-only CPU; "auto": bfloat16
+where the device runs it natively, float32 elsewhere). `sample_steps`, `sampler` and `precision` can be changed on a
+loaded model (speed against quality)."""
 
     task = "synthesis"
     resolutions = (28, 32, 64, 128)
@@ -81,10 +94,14 @@ on a loaded model (speed against quality)."""
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
         sched = self.sample_scheduler()
+        bf16 = self.precision == "bfloat16" or (self.precision == "auto" and native_bf16(z.device))
+        if bf16 and not native_bf16(z.device):
+            warnings.warn(f"bf16 sampling on {z.device.type} without native bf16 is emulated and many times slower than "
+                          "float32: set model.precision = 'auto' (or 'float32')", stacklevel=2)
         x = z
         for t in sched.timesteps:
             tt = torch.full((len(x),), int(t), device=x.device, dtype=torch.long)
-            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"):
+            with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
                 eps = self.predict_noise(x, tt, labels)
             x = sched.step(eps.float(), t, x).prev_sample  # the scheduler's arithmetic stays in float32
         return x.clamp(-1, 1)
