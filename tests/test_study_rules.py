@@ -105,6 +105,19 @@ def test_rank_auc_matches_sklearn():
     assert stats.auc_rank(p3, y3) == pytest.approx(np.mean([roc_auc_score(y3 == k, p3[:, k]) for k in range(3)]))
 
 
+def test_resampled_auc_is_the_auc_of_each_resample():
+    """The bootstrap weighs images by how often a resample draws them instead of sorting it; each row's AUC is that of
+    the resampled images (a class absent from a resample is left out of the multi-class mean)."""
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 3, 40)
+    p = np.round(rng.random((40, 3)), 1)  # ties on purpose
+    r = rng.integers(0, 40, (6, 40))
+    r[0] = np.flatnonzero(y != 2)[rng.integers(0, (y != 2).sum(), 40)]  # class 2 absent from resample 0
+    assert np.allclose(stats.resampled_auc(p, y, r), [stats.auc_rank(p[i], y[i]) for i in r], rtol=0, atol=1e-12)
+    yb = (y == 1).astype(int)
+    assert np.array_equal(stats.resampled_auc(p[:, 1], yb, r), [stats.auc_rank(p[i, 1], yb[i]) for i in r])
+
+
 def test_gains_are_paired_by_seed_with_bootstrap_and_holm_verdicts():
     rng = np.random.default_rng(1)
     labels = rng.integers(0, 2, 300)
